@@ -1,0 +1,112 @@
+# normbench: one non-recursive Makefile, out-of-tree build folder.
+#   make            build build/normbench
+#   make check      unit tests (Check) and the layering check
+#   make asan       the tests again under ASan + UBSan (build/asan)
+#   make demo       the main job on defaults
+#   make clean
+# Missing Debian dependencies are installed (or the command printed) first.
+
+BUILD ?= build
+CC := gcc
+SANITIZE ?=
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wdouble-promotion -Werror
+OPT := -O2
+ifneq ($(SANITIZE),)
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+CFLAGS := -std=c17 -D_GNU_SOURCE $(OPT) -g -ffp-contract=off -fopenmp $(WARNINGS) -MMD -MP -I.
+LDFLAGS := -fopenmp
+ifneq ($(SANITIZE),)
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# ISA files get their -m flags and nothing else does: never -march=native
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c
+
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+include $(BUILD)/config.mk
+endif
+
+# dependencies first: config.mk is remade (and make restarts) when missing
+$(BUILD)/config.mk: scripts/deps.sh scripts/configure.sh
+	@mkdir -p $(BUILD)
+	@scripts/deps.sh
+	@scripts/configure.sh > $@.tmp && mv $@.tmp $@
+
+LIB_SRC := $(wildcard common/*.c kernels/*.c kernels/portable/*.c kernels/avx2/*.c \
+	kernels/avx512/*.c ref/*.c verify/*.c reports/*.c) \
+	$(filter-out bench/main.c,$(wildcard bench/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libnormbench.a
+BIN := $(BUILD)/normbench
+TESTS := $(BUILD)/nb_tests
+
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+GIT_DIRTY := $(shell git diff --quiet HEAD 2>/dev/null && echo 0 || echo 1)
+VERSION_DEFS := -DNB_GIT_REV='"$(GIT_REV)"' -DNB_GIT_DIRTY=$(GIT_DIRTY) \
+	-DNB_CFLAGS='"$(OPT) -ffp-contract=off -fopenmp"'
+
+.PHONY: all check asan clean demo layering
+all: $(BIN)
+
+$(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(BUILD)/kernels/avx512/%.o: kernels/avx512/%.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+# tests may hold ISA-specific probes (the native conversion instructions);
+# they are compiled with the AVX-512 flags and run only where the CPU has them
+$(BUILD)/tests/%_avx512.o: tests/%_avx512.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/version.o: VERSION_EXTRA := $(VERSION_DEFS)
+$(BUILD)/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(VERSION_EXTRA) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/bench/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(DEP_LIBS)
+
+$(TESTS): $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(CHECK_LIBS) $(DEP_LIBS)
+
+# ref/ and kernels/ must never include each other (an oracle must not share
+# a bug with what it judges)
+layering:
+	@! grep -nE '#include *"kernels/' ref/*.c ref/*.h 2>/dev/null || \
+		{ echo "layering: ref/ includes kernels/" >&2; exit 1; }
+	@! grep -rnE '#include *"ref/' kernels/ 2>/dev/null || \
+		{ echo "layering: kernels/ includes ref/" >&2; exit 1; }
+
+# CK_DEFAULT_TIMEOUT: some accuracy sweeps take seconds, more under ASan
+check: layering $(TESTS) $(BIN)
+	CK_DEFAULT_TIMEOUT=600 NB_BIN=$(abspath $(BIN)) $(TESTS)
+
+asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 check
+
+demo: $(BIN)
+	$(BIN) demo
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/bench/main.d

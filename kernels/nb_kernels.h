@@ -1,0 +1,88 @@
+/* The kernel registry and the driver that runs a registry entry over a
+ * problem: bench, verify and tests all iterate nb_kernels(). */
+#ifndef NB_KERNELS_H
+#define NB_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/nb_problem.h"
+
+enum nb_isa { NB_ISA_PORTABLE, NB_ISA_AVX2, NB_ISA_AVX512, NB_ISA_COUNT };
+
+/*
+ * One signature for every kernel: process rows [row_begin, row_end) of p.
+ * Backward kernels also write (not accumulate) the sums over those rows, in
+ * row order, of dy*xhat into dgain_part and of dy into dbias_part (n
+ * elements each, in nb_grad_dtype; dbias_part is NULL when p->dbias is).
+ * Forward kernels get NULL partials. Kernels validate nothing.
+ */
+typedef void (*nb_rows_fn)(const struct nb_problem *p, size_t row_begin,
+			   size_t row_end, void *dgain_part, void *dbias_part);
+
+struct nb_kernel {
+	const char *name;          /* unique, e.g. "rmsnorm_fwd_f32_avx512" */
+	enum nb_variant variant;
+	enum nb_direction dir;
+	enum nb_dtype dtype;       /* storage type of x, y, gain, ... */
+	enum nb_dtype acc;         /* accumulation type of the row sums */
+	enum nb_isa isa;
+	const char *algo;          /* "twopass", "welford", "fused", ... */
+	int passes;                /* passes over x per row */
+	bool inplace_ok;           /* y may alias x (forward) */
+	bool whole_problem;        /* threads itself (BLAS): called once */
+	nb_rows_fn fn;
+};
+
+#define NB_KERNEL(name, fn, variant, dir, dtype, acc, isa, algo, passes, inplace, whole) \
+	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
+		void *dgain_part, void *dbias_part);
+#include "kernels/registry.def"
+#undef NB_KERNEL
+
+/* The whole table, in registry.def order. */
+const struct nb_kernel *nb_kernels(size_t *count);
+/* NULL (and nb_error set) when no entry has that name. */
+const struct nb_kernel *nb_kernel_find(const char *name);
+/* The entry of the highest ISA that the CPU supports and the cap allows,
+ * for this variant, direction, dtype and accumulation; NULL if none. */
+const struct nb_kernel *nb_kernel_best(enum nb_variant v, enum nb_direction dir,
+				       enum nb_dtype dtype, enum nb_dtype acc);
+
+const char *nb_isa_name(enum nb_isa isa);
+enum nb_isa nb_isa_from_name(const char *name); /* NB_ISA_COUNT if unknown */
+/* Highest ISA this CPU runs (by __builtin_cpu_supports). */
+enum nb_isa nb_isa_detected(void);
+/* The cap: min(detected, NB_ISA environment variable, nb_isa_set_cap). */
+enum nb_isa nb_isa_cap(void);
+enum nb_status nb_isa_set_cap(enum nb_isa cap);
+bool nb_isa_usable(enum nb_isa isa);
+
+/* Validates p (nb_problem_check) and that kernel k can run it here: same
+ * variant, direction and dtype, ISA usable, aliasing allowed. Call once,
+ * before any timed loop. */
+enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p);
+
+/* Bytes of scratch nb_kernel_run needs for p (backward partial sums). */
+size_t nb_kernel_workspace_bytes(const struct nb_kernel *k, const struct nb_problem *p);
+
+/* Rows below which a kernel runs serially: an OpenMP region costs a few
+ * microseconds to start and join, more than a small problem takes. */
+#define NB_PARALLEL_MIN_ELEMENTS ((size_t)1 << 16)
+/* Backward partial sums are taken over fixed chunks of this many rows and
+ * added in chunk order, so dgain/dbias are bit-identical for any thread count. */
+#define NB_BWD_CHUNK_ROWS ((size_t)64)
+
+/* Runs k on a prepared problem, row-parallel with OpenMP (p->threads, or
+ * OpenMP's default when 0). workspace: nb_kernel_workspace_bytes bytes, or
+ * NULL to let the call allocate it. Results do not depend on the thread count. */
+enum nb_status nb_kernel_run(const struct nb_kernel *k, const struct nb_problem *p,
+			     void *workspace);
+
+/* FlashNorm set-up, once per weight: W* = diag(gain) . W, each product formed
+ * in double (exact for f32 inputs) and rounded once to the working dtype
+ * (f32 or f64). w and w_folded are n x m row-major. */
+enum nb_status nb_flashnorm_fold(enum nb_dtype dtype, size_t n, size_t m,
+				 const void *gain, const void *w, void *w_folded);
+
+#endif
