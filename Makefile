@@ -7,6 +7,7 @@
 # Missing Debian dependencies are installed (or the command printed) first.
 
 BUILD ?= build
+.DEFAULT_GOAL := all
 CC := gcc
 SANITIZE ?=
 

@@ -14,7 +14,7 @@ for pc in hdf5 papi check openblas; do need "$pc"; done
 
 echo "DEP_CFLAGS := $(pkg-config --cflags hdf5 papi openblas)"
 # Debian ships no .pc for HDF5's high-level library: it sits beside libhdf5
-echo "DEP_LIBS := $(pkg-config --libs hdf5) -lhdf5_hl $(pkg-config --libs papi) -lsde $(pkg-config --libs openblas) -lm"
+echo "DEP_LIBS := -lhdf5_hl $(pkg-config --libs hdf5) $(pkg-config --libs papi) -lsde $(pkg-config --libs openblas) -lm"
 echo "CHECK_CFLAGS := $(pkg-config --cflags check)"
 echo "CHECK_LIBS := $(pkg-config --libs check)"
 

@@ -1,0 +1,109 @@
+/* Statistics of timing samples: quantiles, bootstrap confidence intervals of
+ * the median and of a ratio of medians, the Mann-Whitney rank test and the
+ * geometric mean. Used per cell by `run` and per cell pair by `compare`. */
+#ifndef NB_STATS_H
+#define NB_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/nb_status.h"
+
+/* Bootstrap resamples nb_summarize draws for the CI of the median. */
+#define NB_BOOTSTRAP_RESAMPLES ((size_t)2000)
+/* Confidence level of every interval nb_summarize reports. */
+#define NB_CI_LEVEL 0.95
+
+/*
+ * The unstable rule: a cell is unstable when
+ *   iqr > NB_UNSTABLE_IQR_FRAC * median            (IQR over 10% of the median)
+ *   or (ci_hi - ci_lo) / 2 > NB_UNSTABLE_CI_FRAC * median
+ *                                                  (CI half-width over 5%)
+ *   or n < NB_UNSTABLE_MIN_N                       (too few samples to judge).
+ * Why these: a CI gate with a 5% minimum effect (SPEC §7) cannot decide
+ * anything about a cell whose own median is only known to +-5%, and an IQR
+ * of 10% means a quarter of the samples sit 5% or more from the median.
+ */
+#define NB_UNSTABLE_IQR_FRAC 0.10
+#define NB_UNSTABLE_CI_FRAC 0.05
+#define NB_UNSTABLE_MIN_N ((size_t)5)
+
+struct nb_summary {
+	size_t n;
+	double median, min, max;
+	double q1, q3, iqr;     /* type-7 quartiles, iqr = q3 - q1 */
+	double mean;
+	double ci_lo, ci_hi;    /* bootstrap 95% CI of the median (percentile) */
+	bool unstable;          /* the rule above */
+};
+
+/*
+ * Summarizes n samples x (any order; x is not modified). The CI is the
+ * percentile bootstrap over NB_BOOTSTRAP_RESAMPLES resamples drawn with
+ * nb_rng seeded by seed, so the same samples and seed give the same CI.
+ * n == 0 or x == NULL: NB_ERR_INVALID and every field of *out NaN (n = 0).
+ * NaN samples: NB_ERR_INVALID. n == 1: CI is [x, x], unstable (n < min).
+ */
+enum nb_status nb_summarize(const double *x, size_t n, uint64_t seed,
+			    struct nb_summary *out);
+
+/* Type-7 quantile (R's default, numpy's "linear") of ascending data:
+ * h = (n-1) q, result = x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
+ * q outside [0, 1] is clamped; n == 0 gives NaN. */
+double nb_quantile_sorted(const double *sorted, size_t n, double q);
+
+/* Sorts n doubles ascending in place (NaNs last). */
+void nb_sort_doubles(double *x, size_t n);
+
+/* Median (type 7) of x, not modified; NaN when n == 0 or out of memory. */
+double nb_median(const double *x, size_t n);
+
+/* Which shift a rank test looks for. Samples are times: "GREATER" means b
+ * tends to be larger (slower) than a. */
+enum nb_alternative {
+	NB_ALT_TWO_SIDED,
+	NB_ALT_GREATER,   /* H1: b stochastically greater than a */
+	NB_ALT_LESS,      /* H1: b stochastically less than a */
+};
+
+struct nb_rank_test {
+	double u;        /* U of b: #{(i,j): b_j > a_i} + 0.5 #{b_j == a_i} */
+	double z;        /* normal score (with continuity correction); NaN if exact */
+	double p;        /* p-value for the alternative asked */
+	bool exact;      /* exact null distribution (no ties, na < 50, nb < 50) */
+};
+
+/*
+ * Mann-Whitney U (Wilcoxon rank-sum) test of a against b, the same numbers
+ * as R's wilcox.test(b, a, alternative = ..., exact = NULL, correct = TRUE):
+ * exact distribution of U when both samples have fewer than 50 values and
+ * there are no ties; otherwise the normal approximation with the tie
+ * correction of the variance and a continuity correction of 0.5.
+ * Empty samples or NaNs: NB_ERR_INVALID. All values tied: p = 1.
+ */
+enum nb_status nb_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
+			       enum nb_alternative alt, struct nb_rank_test *out);
+/* Only the p-value of nb_mann_whitney; NaN on invalid input. */
+double nb_mann_whitney_p(const double *a, size_t na, const double *b, size_t nb,
+			 enum nb_alternative alt);
+
+/*
+ * ratio = median(b) / median(a) (b over a: > 1 means b is slower when the
+ * samples are times) and its percentile-bootstrap CI at the given level
+ * (e.g. 0.95): a and b are resampled independently, `resamples` times
+ * (>= 100; 2000 or more recommended) with nb_rng seeded by seed.
+ * NB_ERR_INVALID for empty samples, NaNs, a level outside (0, 1), too few
+ * resamples, or a median(a) that is not > 0.
+ */
+enum nb_status nb_bootstrap_ratio_ci(const double *a, size_t na, const double *b,
+				     size_t nb, uint64_t seed, size_t resamples,
+				     double level, double *ratio, double *lo, double *hi);
+
+/* exp(mean(log x)); NaN when n == 0 or some x <= 0 or NaN. */
+double nb_geomean(const double *x, size_t n);
+
+/* Standard normal CDF, accurate in the tails (erfc based). */
+double nb_norm_cdf(double z);
+
+#endif

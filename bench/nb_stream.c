@@ -1,0 +1,654 @@
+/* STREAM in miniature for the roofline (read, copy, streaming-store copy per
+ * thread count and size) and a pointer-chase measurement of the cache sizes.
+ * Buffers are touched before timing, the first repetition is skipped, the
+ * best repetition is kept, and the results are checked after timing. */
+#include "bench/nb_stream.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench/nb_stats.h"
+#include "bench/nb_timer.h"
+#include "common/nb_rng.h"
+#include "kernels/nb_kernels.h"
+#include "kernels/nb_stream_copy.h"
+
+#define NB_KIB ((size_t)1024)
+#define NB_MIB (NB_KIB * 1024)
+#define NB_GIB (NB_MIB * 1024)
+/* kernels take multiples of 64 doubles (512 bytes) */
+#define NB_STREAM_BLOCK ((size_t)64)
+
+/* ---- buffers ---- */
+
+/* Aligned to 2 MiB when large so transparent huge pages can back it (the
+ * first touch of a 4 KiB page costs ~10 us on this VM; a huge page is one
+ * fault for 512 of them, and the TLB then covers the whole buffer). */
+static void *nb_big_alloc(size_t bytes)
+{
+	size_t align = bytes >= 2 * NB_MIB ? 2 * NB_MIB : 4096;
+	size_t rounded = (bytes + align - 1) / align * align;
+	void *p = NULL;
+
+	if (posix_memalign(&p, align, rounded) != 0)
+		return NULL;
+	/* advice only: without THP the buffer still works */
+	(void)madvise(p, rounded, MADV_HUGEPAGE);
+	return p;
+}
+
+/* ---- portable loops (below AVX2): no streaming store ---- */
+
+static double nb_stream_read_portable(const double *a, size_t n)
+{
+	double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+
+	for (size_t i = 0; i < n; i += 4) {
+		s0 += a[i];
+		s1 += a[i + 1];
+		s2 += a[i + 2];
+		s3 += a[i + 3];
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
+static void nb_stream_copy_portable(double *restrict b, const double *restrict a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = a[i];
+}
+
+struct nb_stream_fns {
+	double (*read)(const double *a, size_t n);
+	void (*copy)(double *restrict b, const double *restrict a, size_t n);
+	void (*copy_nt)(double *restrict b, const double *restrict a, size_t n);
+	const char *nt_isa;
+};
+
+static struct nb_stream_fns nb_stream_pick(void)
+{
+	if (nb_isa_usable(NB_ISA_AVX512))
+		return (struct nb_stream_fns){ nb_stream_read_avx512, nb_stream_copy_avx512,
+			nb_stream_copy_nt_avx512, "avx512" };
+	if (nb_isa_usable(NB_ISA_AVX2))
+		return (struct nb_stream_fns){ nb_stream_read_avx2, nb_stream_copy_avx2,
+			nb_stream_copy_nt_avx2, "avx2" };
+	return (struct nb_stream_fns){ nb_stream_read_portable, nb_stream_copy_portable,
+		NULL, "none" };
+}
+
+/* ---- timing ---- */
+
+enum nb_stream_op { NB_OP_READ, NB_OP_COPY, NB_OP_COPY_NT };
+
+struct nb_stream_run {
+	struct nb_stream_fns fns;
+	double *a, *b;
+	size_t n;                 /* doubles per array, multiple of 64 */
+	int threads;
+	double *partial;          /* per-thread read sums, 64 bytes apart */
+	int team;                 /* threads OpenMP actually gave */
+};
+
+/* Thread t's share of the arrays: whole 64-double blocks. */
+static void nb_stream_share(size_t n, int t, int nt, size_t *begin, size_t *len)
+{
+	size_t blocks = n / NB_STREAM_BLOCK;
+	size_t b0 = blocks * (size_t)t / (size_t)nt;
+	size_t b1 = blocks * (size_t)(t + 1) / (size_t)nt;
+
+	*begin = b0 * NB_STREAM_BLOCK;
+	*len = (b1 - b0) * NB_STREAM_BLOCK;
+}
+
+/* `inner` passes of op over this thread's share; returns the read sum. */
+static double nb_stream_pass(const struct nb_stream_run *r, enum nb_stream_op op,
+			     size_t begin, size_t len, size_t inner)
+{
+	double sum = 0.0;
+
+	for (size_t k = 0; k < inner && len > 0; k++) {
+		switch (op) {
+		case NB_OP_READ:
+			sum = r->fns.read(r->a + begin, len);
+			break;
+		case NB_OP_COPY:
+			r->fns.copy(r->b + begin, r->a + begin, len);
+			break;
+		case NB_OP_COPY_NT:
+			r->fns.copy_nt(r->b + begin, r->a + begin, len);
+			break;
+		}
+	}
+	return sum;
+}
+
+/*
+ * Times the ops in rounds (read, copy, copy_nt, read, copy, ...) inside ONE
+ * parallel region, each repetition (`inner` passes over every thread's
+ * share) timed by the master between two barriers, so no fork/join is in
+ * the timing. Interleaving spreads every kernel over the whole window: a
+ * burst of noise from a neighbour then cannot spoil one kernel's figure
+ * alone. Round 0 is not counted; stops once min_rounds counted rounds and
+ * min_seconds have passed. best[i]: the best counted repetition of ops[i].
+ */
+static void nb_stream_time(struct nb_stream_run *r, const enum nb_stream_op *ops, int nops,
+			   size_t inner, int min_rounds, double min_seconds, double *best)
+{
+	uint64_t start = nb_now_ns();
+	int stop = 0;
+
+	for (int i = 0; i < nops; i++)
+		best[i] = INFINITY;
+	r->team = 0;
+#pragma omp parallel num_threads(r->threads)
+	{
+		int t = omp_get_thread_num();
+		int nt = omp_get_num_threads();
+		size_t begin, len;
+
+		nb_stream_share(r->n, t, nt, &begin, &len);
+		if (t == 0)
+			r->team = nt;
+		for (int round = 0; !stop; round++) {
+			for (int i = 0; i < nops; i++) {
+				uint64_t t0 = 0;
+				double sum;
+#pragma omp barrier
+				if (t == 0)
+					t0 = nb_now_ns();
+				sum = nb_stream_pass(r, ops[i], begin, len, inner);
+				if (ops[i] == NB_OP_READ)
+					r->partial[t * 8] = sum;
+#pragma omp barrier
+				if (t == 0) {
+					double sec = (double)(nb_now_ns() - t0) * 1e-9;
+					if (round > 0 && sec < best[i])
+						best[i] = sec;
+				}
+			}
+			if (t == 0)
+				/* the round cap guards against a broken clock */
+				stop = (round >= min_rounds &&
+					(double)(nb_now_ns() - start) * 1e-9 >= min_seconds) ||
+				       round >= 100000;
+#pragma omp barrier
+		}
+	}
+}
+
+/* One untimed pass of op, for the checks after timing. */
+static void nb_stream_once(struct nb_stream_run *r, enum nb_stream_op op)
+{
+#pragma omp parallel num_threads(r->threads)
+	{
+		size_t begin, len;
+
+		nb_stream_share(r->n, omp_get_thread_num(), omp_get_num_threads(), &begin, &len);
+		nb_stream_pass(r, op, begin, len, 1);
+	}
+}
+
+static void nb_stream_fill(struct nb_stream_run *r)
+{
+#pragma omp parallel num_threads(r->threads)
+	{
+		size_t begin, len;
+
+		nb_stream_share(r->n, omp_get_thread_num(), omp_get_num_threads(), &begin, &len);
+		for (size_t i = begin; i < begin + len; i++) {
+			r->a[i] = (double)(i & 15);
+			r->b[i] = -1.0;
+		}
+	}
+}
+
+static bool nb_stream_copy_ok(const struct nb_stream_run *r)
+{
+	return memcmp(r->a, r->b, r->n * sizeof(double)) == 0;
+}
+
+static void nb_stream_clear_b(struct nb_stream_run *r)
+{
+#pragma omp parallel num_threads(r->threads)
+	{
+		size_t begin, len;
+
+		nb_stream_share(r->n, omp_get_thread_num(), omp_get_num_threads(), &begin, &len);
+		for (size_t i = begin; i < begin + len; i++)
+			r->b[i] = -1.0;
+	}
+}
+
+enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_seconds,
+				 struct nb_bandwidth *out)
+{
+	enum nb_status st = NB_OK;
+	struct nb_stream_run *r = NULL;
+	int procs = omp_get_num_procs();
+	static const enum nb_stream_op cal = NB_OP_COPY;
+	static const enum nb_stream_op ops[3] = { NB_OP_READ, NB_OP_COPY, NB_OP_COPY_NT };
+	double t_pass, target, best[3], expect, got;
+	size_t inner, bytes;
+
+	*out = (struct nb_bandwidth){ .threads = threads, .bytes = array_bytes,
+		.read_gbps = NAN, .copy_gbps = NAN, .copy_nt_gbps = NAN, .copy_nt_isa = "none" };
+	if (threads < 1 || threads > procs)
+		return nb_fail(NB_ERR_INVALID, "STREAM: %d threads; this machine has %d", threads,
+			       procs);
+	if (array_bytes < 4 * NB_KIB || array_bytes > 16 * NB_GIB)
+		return nb_fail(NB_ERR_INVALID, "STREAM: array of %zu bytes (allowed 4 KiB .. 16 GiB)",
+			       array_bytes);
+	if (!(min_seconds >= 0.0 && min_seconds <= 60.0))
+		return nb_fail(NB_ERR_INVALID, "STREAM: min_seconds %g (allowed 0 .. 60)",
+			       min_seconds);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return nb_fail(NB_ERR_NOMEM, "STREAM: no memory");
+	r->fns = nb_stream_pick();
+	r->threads = threads;
+	/* whole 64-double blocks */
+	r->n = (array_bytes + NB_STREAM_BLOCK * sizeof(double) - 1) /
+	       (NB_STREAM_BLOCK * sizeof(double)) * NB_STREAM_BLOCK;
+	bytes = r->n * sizeof(double);
+	out->bytes = bytes;
+	r->a = nb_big_alloc(bytes);
+	r->b = nb_big_alloc(bytes);
+	r->partial = calloc((size_t)threads * 8, sizeof(double));
+	if (!r->a || !r->b || !r->partial) {
+		st = nb_fail(NB_ERR_NOMEM, "STREAM: cannot allocate 2 x %zu bytes", bytes);
+		goto free_bufs;
+	}
+	/* first touch by the threads that use each share, outside the timing */
+	nb_stream_fill(r);
+
+	/* calibrate with the copy: one repetition should last about
+	 * min_seconds/20 (>= 200 us), so a barrier and the clock reads
+	 * (~1 us) stay below 1% of it */
+	nb_stream_time(r, &cal, 1, 1, 2, 0.0, &t_pass);
+	if (r->team != threads) {
+		st = nb_fail(NB_ERR_UNSUPPORTED, "STREAM: OpenMP gave %d threads, not %d",
+			     r->team, threads);
+		goto free_bufs;
+	}
+	target = fmax(min_seconds / 20.0, 200e-6);
+	inner = t_pass > 0.0 ? (size_t)ceil(target / t_pass) : 1000000;
+	if (inner < 1)
+		inner = 1;
+	if (inner > 1000000)
+		inner = 1000000;
+
+	nb_stream_time(r, ops, r->fns.copy_nt ? 3 : 2, inner, 3, min_seconds, best);
+
+	/* the checks, after timing: the read's sums (of its last timed pass)
+	 * are exact small integers; each copy is rerun once on a cleared b */
+	expect = (double)(r->n / 16) * 120.0;   /* sum of (i & 15) over n */
+	got = 0.0;
+	for (int t = 0; t < threads; t++)
+		got += r->partial[t * 8];
+	if (got != expect) {
+		st = nb_fail(NB_ERR_INVALID, "STREAM read check failed: sum %.17g, expected %.17g",
+			     got, expect);
+		goto free_bufs;
+	}
+	nb_stream_clear_b(r);
+	nb_stream_once(r, NB_OP_COPY);
+	if (!nb_stream_copy_ok(r)) {
+		st = nb_fail(NB_ERR_INVALID, "STREAM copy check failed");
+		goto free_bufs;
+	}
+	out->read_gbps = (double)bytes * (double)inner / best[0] * 1e-9;
+	out->copy_gbps = 2.0 * (double)bytes * (double)inner / best[1] * 1e-9;
+	if (r->fns.copy_nt) {
+		nb_stream_clear_b(r);
+		nb_stream_once(r, NB_OP_COPY_NT);
+		if (!nb_stream_copy_ok(r)) {
+			st = nb_fail(NB_ERR_INVALID, "STREAM streaming-store copy check failed");
+			goto free_bufs;
+		}
+		out->copy_nt_gbps = 2.0 * (double)bytes * (double)inner / best[2] * 1e-9;
+		out->copy_nt_isa = r->fns.nt_isa;
+	}
+free_bufs:
+	free(r->partial);
+	free(r->b);
+	free(r->a);
+	free(r);
+	return st;
+}
+
+/* ---- cache sizes ---- */
+
+/* sysfs cpu0/cache/index<i>/size of the data or unified cache at level lvl. */
+static size_t nb_sysfs_cache(int lvl)
+{
+	size_t found = 0;
+
+	for (int idx = 0; idx < 8; idx++) {
+		char path[128], type[32] = "", size[32] = "";
+		int level = 0;
+		FILE *f;
+		char unit = 0;
+		unsigned long long v = 0;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/level",
+			 idx);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%d", &level) != 1)
+			level = 0;
+		fclose(f);
+		if (level != lvl)
+			continue;
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/type",
+			 idx);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%31s", type) != 1)
+				type[0] = 0;
+			fclose(f);
+		}
+		if (strcmp(type, "Instruction") == 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/size",
+			 idx);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%31s", size) == 1 && sscanf(size, "%llu%c", &v, &unit) >= 1) {
+			if (unit == 'K')
+				v *= 1024;
+			else if (unit == 'M')
+				v *= 1024 * 1024;
+			found = (size_t)v;
+		}
+		fclose(f);
+	}
+	return found;
+}
+
+static size_t nb_sysconf_size(int name)
+{
+	long v = sysconf(name);
+
+	return v > 0 ? (size_t)v : 0;
+}
+
+/* The chase grid: 4 KiB .. 64 MiB in quarter octaves, offset by an eighth
+ * of an octave so common cache sizes (32K, 48K, 1M, 32M, ...) fall between
+ * grid points rather than on them. */
+#define NB_CHASE_MIN_LOG2 12.125
+#define NB_CHASE_POINTS 57   /* up to 2^(12.125 + 56/4) = 2^26.125 */
+#define NB_CHASE_STEPS 40000
+
+/* Mean latency of one dependent load, in ns, over a random cycle through
+ * the first `lines` 64-byte lines of buf (linked in the order perm gives
+ * them). The minimum of 3 timed blocks: noise only ever adds time. */
+static double nb_chase(char *buf, const uint32_t *perm, size_t max_lines, size_t lines)
+{
+	char *first = NULL, *prev = NULL, *p;
+	double best = INFINITY;
+	size_t warm = lines < 100000 ? 2 * lines : 100000;
+
+	for (size_t k = 0; k < max_lines; k++) {
+		char *cur;
+		if (perm[k] >= lines)
+			continue;
+		cur = buf + (size_t)perm[k] * 64;
+		if (prev)
+			*(char **)prev = cur;
+		else
+			first = cur;
+		prev = cur;
+	}
+	*(char **)prev = first;
+	p = first;
+	for (size_t s = 0; s < warm; s++)
+		p = *(char **)p;
+	for (int rep = 0; rep < 3; rep++) {
+		uint64_t t0 = nb_now_ns(), t1;
+		for (size_t s = 0; s < NB_CHASE_STEPS; s++)
+			p = *(char **)p;
+		t1 = nb_now_ns();
+		if ((double)(t1 - t0) < best)
+			best = (double)(t1 - t0);
+	}
+	/* keep the chase from being optimized away */
+	__asm__ volatile("" : : "r"(p));
+	return best / NB_CHASE_STEPS;
+}
+
+static double nb_median_range(const double *lat, size_t from, size_t to)
+{
+	double tmp[NB_CHASE_POINTS];
+	size_t n = to - from + 1;
+
+	memcpy(tmp, lat + from, n * sizeof(*tmp));
+	nb_sort_doubles(tmp, n);
+	return nb_quantile_sorted(tmp, n, 0.5);
+}
+
+/*
+ * Knees of the latency curve. On a VM the curve is not a clean staircase:
+ * the TLB (nested paging: the host may back guest huge pages with 4 KiB
+ * pages) adds slow ramps, and neighbours steal cache. So: smooth with a
+ * running median of 3; a transition is a maximal run of steps that each
+ * rise by more than 4%; a transition counts only when it rises by 1.5x or
+ * more in total (a lone noise spike does not); the level's size is the left
+ * point of the steepest step inside it. Plateau latencies are the medians
+ * of the points between transitions. Returns the number of knees (<= 3).
+ */
+static size_t nb_find_knees(const double *raw, size_t n, size_t knee[3],
+			    double plateau_lat[4])
+{
+	double lat[NB_CHASE_POINTS];
+	size_t found = 0, plateau_start = 0, i = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (k == 0 || k + 1 == n) {
+			lat[k] = raw[k];
+		} else {
+			double t[3] = { raw[k - 1], raw[k], raw[k + 1] };
+			nb_sort_doubles(t, 3);
+			lat[k] = t[1];
+		}
+	}
+	while (i + 1 < n && found < 3) {
+		size_t start, steep;
+		if (!(lat[i + 1] > 1.04 * lat[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		steep = i;
+		while (i + 1 < n && lat[i + 1] > 1.04 * lat[i]) {
+			if (lat[i + 1] / lat[i] > lat[steep + 1] / lat[steep])
+				steep = i;
+			i++;
+		}
+		/* [start, i] is the transition */
+		if (lat[i] < 1.5 * lat[start])
+			continue;
+		knee[found] = steep;
+		plateau_lat[found] = nb_median_range(lat, plateau_start, start);
+		found++;
+		plateau_start = i;
+	}
+	plateau_lat[found] = nb_median_range(lat, plateau_start, n - 1);
+	return found;
+}
+
+enum nb_status nb_measure_caches(struct nb_cache_levels *out)
+{
+	enum nb_status st = NB_OK;
+	size_t max_lines = (size_t)(pow(2.0, NB_CHASE_MIN_LOG2 +
+					(NB_CHASE_POINTS - 1) / 4.0) / 64.0) + 1;
+	size_t max_bytes = max_lines * 64;
+	double lat[NB_CHASE_POINTS];
+	size_t size[NB_CHASE_POINTS];
+	size_t knee[3] = { 0, 0, 0 };
+	double plat[4] = { 0, 0, 0, 0 };
+	size_t found;
+	uint32_t *perm = NULL;
+	char *buf = NULL;
+	struct nb_rng rng;
+
+	memset(out, 0, sizeof(*out));
+	out->os_l1d = nb_sysfs_cache(1);
+	out->os_l2 = nb_sysfs_cache(2);
+	out->os_l3 = nb_sysfs_cache(3);
+	out->cpuid_l1d = nb_sysconf_size(_SC_LEVEL1_DCACHE_SIZE);
+	out->cpuid_l2 = nb_sysconf_size(_SC_LEVEL2_CACHE_SIZE);
+	out->cpuid_l3 = nb_sysconf_size(_SC_LEVEL3_CACHE_SIZE);
+
+	buf = nb_big_alloc(max_bytes);
+	perm = malloc(max_lines * sizeof(*perm));
+	if (!buf || !perm) {
+		st = nb_fail(NB_ERR_NOMEM, "cache measurement: cannot allocate %zu bytes",
+			     max_bytes);
+		goto free_bufs;
+	}
+	memset(buf, 0, max_bytes);   /* first touch, outside any timing */
+	/* one random order of all lines (Fisher-Yates); each size links the
+	 * lines below its count in that order, so every size gets a random
+	 * cycle the prefetchers cannot follow */
+	for (size_t k = 0; k < max_lines; k++)
+		perm[k] = (uint32_t)k;
+	nb_rng_seed(&rng, 0x6361636865ull);
+	for (size_t k = max_lines - 1; k > 0; k--) {
+		size_t j = (size_t)nb_rng_below(&rng, k + 1);
+		uint32_t t = perm[k];
+		perm[k] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < NB_CHASE_POINTS; i++) {
+		double bytes = pow(2.0, NB_CHASE_MIN_LOG2 + (double)i / 4.0);
+		size_t lines = (size_t)(bytes / 64.0);
+		size[i] = lines * 64;
+		lat[i] = nb_chase(buf, perm, max_lines, lines);
+	}
+	/* NB_DEBUG_CACHES=1 prints the curve: to judge the knees by eye */
+	if (getenv("NB_DEBUG_CACHES"))
+		for (size_t i = 0; i < NB_CHASE_POINTS; i++)
+			fprintf(stderr, "chase %10zu B %8.2f ns\n", size[i], lat[i]);
+	found = nb_find_knees(lat, NB_CHASE_POINTS, knee, plat);
+	if (found > 0)
+		out->measured_l1d = size[knee[0]];
+	if (found > 1)
+		out->measured_l2 = size[knee[1]];
+	if (found > 2)
+		out->measured_l3 = size[knee[2]];
+	for (int k = 0; k < 4; k++)
+		out->latency_ns[k] = plat[k];
+	snprintf(out->method, sizeof(out->method),
+		 "pointer chase, 64 B lines, 4K..72M in quarter octaves, steepest step of each 1.5x rise");
+free_bufs:
+	free(perm);
+	free(buf);
+	return st;
+}
+
+size_t nb_cache_last_level_bytes(const struct nb_cache_levels *c)
+{
+	size_t m = c->measured_l3;
+
+	if (c->os_l3 > m)
+		m = c->os_l3;
+	if (m == 0)
+		m = c->measured_l2 > c->os_l2 ? c->measured_l2 : c->os_l2;
+	return m > 32 * NB_MIB ? m : 32 * NB_MIB;
+}
+
+/* ---- the roofline table ---- */
+
+enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *threads,
+			       size_t nthreads, double min_seconds,
+			       struct nb_bandwidth **out, size_t *n)
+{
+	size_t l1 = caches->measured_l1d ? caches->measured_l1d
+		    : caches->os_l1d ? caches->os_l1d : 32 * NB_KIB;
+	size_t l2 = caches->measured_l2 ? caches->measured_l2
+		    : caches->os_l2 ? caches->os_l2 : 512 * NB_KIB;
+	size_t l3 = caches->measured_l3;
+	size_t llc = nb_cache_last_level_bytes(caches);
+	size_t dram = 4 * llc > 64 * NB_MIB ? 4 * llc : 64 * NB_MIB;
+	size_t per = l3 ? 4 : 3, count = 0;
+	struct nb_bandwidth *tab;
+	enum nb_status st = NB_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (!threads || nthreads == 0)
+		return nb_fail(NB_ERR_INVALID, "STREAM table: no thread counts");
+	tab = calloc(nthreads * per, sizeof(*tab));
+	if (!tab)
+		return nb_fail(NB_ERR_NOMEM, "STREAM table: no memory");
+	for (size_t ti = 0; ti < nthreads; ti++) {
+		size_t t = threads[ti] > 0 ? (size_t)threads[ti] : 1;
+		/* private levels (L1, L2) grow with the threads; L3 is shared */
+		struct { const char *name; size_t array, level; } pts[4] = {
+			{ "L1", t * l1 / 4, t * l1 },
+			{ "L2", t * l2 / 4, t * l2 },
+			{ "L3", l3 / 4, l3 },
+			{ "DRAM", dram, 0 },
+		};
+		for (size_t k = 0; k < 4; k++) {
+			if (k == 2 && !l3)
+				continue;
+			st = nb_stream_measure(threads[ti], pts[k].array < 4 * NB_KIB
+					       ? 4 * NB_KIB : pts[k].array, min_seconds,
+					       &tab[count]);
+			if (st != NB_OK)
+				goto free_tab;
+			tab[count].level = pts[k].name;
+			tab[count].level_bytes = pts[k].level;
+			count++;
+		}
+	}
+	*out = tab;
+	*n = count;
+	return NB_OK;
+free_tab:
+	free(tab);
+	return st;
+}
+
+double nb_limit_gbps(const struct nb_bandwidth *table, size_t n, int threads,
+		     size_t working_set_bytes)
+{
+	int best_t = -1;
+	const struct nb_bandwidth *pick = NULL;
+
+	if (!table || n == 0)
+		return NAN;
+	/* the thread count: exact, else the nearest measured one */
+	for (size_t i = 0; i < n; i++)
+		if (best_t < 0 || abs(table[i].threads - threads) < abs(best_t - threads))
+			best_t = table[i].threads;
+	for (size_t i = 0; i < n; i++) {
+		const struct nb_bandwidth *e = &table[i];
+		if (e->threads != best_t)
+			continue;
+		if (e->level_bytes != 0 && e->level_bytes < working_set_bytes)
+			continue;
+		/* the smallest level that holds the working set; DRAM (0) last */
+		if (!pick || (pick->level_bytes == 0 && e->level_bytes != 0) ||
+		    (e->level_bytes != 0 && e->level_bytes < pick->level_bytes))
+			pick = e;
+	}
+	if (!pick) {
+		/* no DRAM entry and nothing large enough: the largest level */
+		for (size_t i = 0; i < n; i++)
+			if (table[i].threads == best_t &&
+			    (!pick || table[i].level_bytes > pick->level_bytes))
+				pick = &table[i];
+	}
+	return fmax(pick->copy_gbps, pick->copy_nt_gbps);
+}
