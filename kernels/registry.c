@@ -135,6 +135,17 @@ enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p
 		return nb_fail(NB_ERR_UNSUPPORTED,
 			       "kernel %s needs %s; this CPU (or the cap) allows %s",
 			       k->name, nb_isa_name(k->isa), nb_isa_name(nb_isa_cap()));
+	if (k->variant == NB_VARIANT_FLASHNORM) {
+		/* the fused kernel multiplies by W*, the baseline by W via y */
+		bool fused = strcmp(k->algo, "fused") == 0;
+		if (fused && !p->w_folded)
+			return nb_fail(NB_ERR_INVALID,
+				       "kernel %s needs the folded weight W* (nb_flashnorm_fold)",
+				       k->name);
+		if (!fused && (!p->w || !p->scratch))
+			return nb_fail(NB_ERR_INVALID,
+				       "kernel %s needs W and a rows x n scratch buffer", k->name);
+	}
 	if (k->dir == NB_DIR_FORWARD && !k->inplace_ok && p->y &&
 	    p->y == (void *)p->x)
 		return nb_fail(NB_ERR_INVALID, "kernel %s cannot run in place (y == x)",
