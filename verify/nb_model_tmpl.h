@@ -1,0 +1,138 @@
+/* The working-dtype model's arithmetic, written once for a compute type:
+ * verify/nb_model.c includes this file twice, with NB_T = float (f32 and
+ * bf16 storage) and NB_T = double (f64). Not a public header. */
+
+/* Rounds every value to bf16 when the storage is bf16 (the values stay in
+ * the compute type, exactly representable as bf16). */
+static void NB_FN(store)(NB_T *v, size_t len, bool st16)
+{
+	if (!st16)
+		return;
+	for (size_t i = 0; i < len; i++)
+		v[i] = (NB_T)nb_bf16_to_f32(nb_f32_to_bf16((float)v[i]));
+}
+
+/* y (rows x cols, ld ldy) = x (rows x k, ld ldx) . W (k x cols, ld ldw)
+ * + b (cols, may be NULL), then the store. */
+static void NB_FN(gemm_bias)(size_t rows, size_t k, size_t cols, const NB_T *x, size_t ldx,
+			     const NB_T *w, size_t ldw, const NB_T *b, NB_T *y, size_t ldy,
+			     bool st16)
+{
+	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)k,
+		NB_LIT(1.0), x, (int)ldx, w, (int)ldw, NB_LIT(0.0), y, (int)ldy);
+	for (size_t t = 0; t < rows; t++) {
+		NB_T *yt = y + t * ldy;
+		if (b)
+			for (size_t j = 0; j < cols; j++)
+				yt[j] = yt[j] + b[j];
+		NB_FN(store)(yt, cols, st16);
+	}
+}
+
+/* r = 1/sqrt(mean(x^2) + eps) in the compute type (one n-term sum). */
+static NB_T NB_FN(rms_r)(const NB_T *x, size_t n, double eps)
+{
+	NB_T s = NB_LIT(0.0);
+
+	for (size_t i = 0; i < n; i++)
+		s += x[i] * x[i];
+	return NB_LIT(1.0) / NB_SQRT(s / (NB_T)n + (NB_T)eps);
+}
+
+/* LayerNorm's statistics, two passes: the mean and r = 1/sqrt(var + eps). */
+static NB_T NB_FN(ln_stats)(const NB_T *x, size_t n, double eps, NB_T *mean)
+{
+	NB_T s = NB_LIT(0.0), q = NB_LIT(0.0), mu;
+
+	for (size_t i = 0; i < n; i++)
+		s += x[i];
+	mu = s / (NB_T)n;
+	for (size_t i = 0; i < n; i++) {
+		NB_T c = x[i] - mu;
+		q += c * c;
+	}
+	*mean = mu;
+	return NB_LIT(1.0) / NB_SQRT(q / (NB_T)n + (NB_T)eps);
+}
+
+/* FlashNorm reader computed here: out = r (x . W*) + b per row. */
+static void NB_FN(flash_own)(size_t rows, size_t n, size_t cols, double eps, const NB_T *x,
+			     const NB_T *w, const NB_T *b, NB_T *out, size_t ldo, bool st16)
+{
+	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)n,
+		NB_LIT(1.0), x, (int)n, w, (int)cols, NB_LIT(0.0), out, (int)ldo);
+	for (size_t t = 0; t < rows; t++) {
+		NB_T r = NB_FN(rms_r)(x + t * n, n, eps), *o = out + t * ldo;
+		for (size_t j = 0; j < cols; j++)
+			o[j] = o[j] * r + (b ? b[j] : NB_LIT(0.0));
+		NB_FN(store)(o, cols, st16);
+	}
+}
+
+/* E5: out = r (x . W* - mean(x) colsum) + b; colsum NULL: no correction. */
+static void NB_FN(flash_ln_own)(size_t rows, size_t n, size_t cols, double eps,
+				const NB_T *x, const NB_T *w, const NB_T *colsum, const NB_T *b,
+				NB_T *out, bool st16)
+{
+	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)n,
+		NB_LIT(1.0), x, (int)n, w, (int)cols, NB_LIT(0.0), out, (int)cols);
+	for (size_t t = 0; t < rows; t++) {
+		NB_T mu, r = NB_FN(ln_stats)(x + t * n, n, eps, &mu), *o = out + t * cols;
+		for (size_t j = 0; j < cols; j++) {
+			NB_T v = colsum ? o[j] - mu * colsum[j] : o[j];
+			o[j] = r * v + (b ? b[j] : NB_LIT(0.0));
+		}
+		NB_FN(store)(o, cols, st16);
+	}
+}
+
+static NB_T NB_FN(gelu)(NB_T z)
+{
+	return NB_LIT(0.5) * z * (NB_LIT(1.0) + NB_ERF(z * (NB_T)M_SQRT1_2));
+}
+
+static NB_T NB_FN(silu)(NB_T z)
+{
+	return z / (NB_LIT(1.0) + NB_EXP(-z));
+}
+
+/*
+ * Causal multi-head attention from qkv (seq x 3a: Q | K | V) into o
+ * (seq x a). Per head: S = c Q K^T by GEMM, a row-wise softmax over the
+ * causal prefix (exact zeros after it), then O = S V by GEMM.
+ */
+static void NB_FN(attention)(size_t seq, size_t heads, size_t dh, const NB_T *qkv, NB_T *o,
+			     NB_T *s, bool st16)
+{
+	size_t a = heads * dh, ld = 3 * a;
+	NB_T c = NB_LIT(1.0) / NB_SQRT((NB_T)dh);
+
+	for (size_t h = 0; h < heads; h++) {
+		NB_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)seq, (int)seq, (int)dh, c,
+			qkv + h * dh, (int)ld, qkv + a + h * dh, (int)ld, NB_LIT(0.0), s, (int)seq);
+		for (size_t t = 0; t < seq; t++) {
+			NB_T *st = s + t * seq, mx = st[0], z = NB_LIT(0.0);
+			for (size_t j = 1; j <= t; j++)
+				mx = st[j] > mx ? st[j] : mx;
+			for (size_t j = 0; j <= t; j++) {
+				st[j] = NB_EXP(st[j] - mx);
+				z += st[j];
+			}
+			for (size_t j = 0; j <= t; j++)
+				st[j] = st[j] / z;
+			for (size_t j = t + 1; j < seq; j++)
+				st[j] = NB_LIT(0.0);
+		}
+		NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)seq, (int)dh, (int)seq,
+			NB_LIT(1.0), s, (int)seq, qkv + 2 * a + h * dh, (int)ld, NB_LIT(0.0),
+			o + h * dh, (int)a);
+	}
+	NB_FN(store)(o, seq * a, st16);
+}
+
+static void NB_FN(residual)(NB_T *x, const NB_T *y, size_t len, bool st16)
+{
+	for (size_t i = 0; i < len; i++)
+		x[i] = x[i] + y[i];
+	NB_FN(store)(x, len, st16);
+}
