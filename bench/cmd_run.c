@@ -1,0 +1,1380 @@
+/* `normbench run`: the sweep and its measurement protocol (warm-up by time,
+ * calibrated samples, interleaved shuffled rounds, raw samples kept,
+ * accuracy checked after timing, roofline and counters), written to one
+ * HDF5 results file atomically. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench/nb_commands.h"
+#include "bench/nb_counters.h"
+#include "bench/nb_results.h"
+#include "bench/nb_stats.h"
+#include "bench/nb_stream.h"
+#include "bench/nb_sweep.h"
+#include "bench/nb_sysinfo.h"
+#include "bench/nb_timer.h"
+#include "common/nb_rng.h"
+#include "kernels/nb_kernels.h"
+#include "verify/nb_accuracy.h"
+
+/* Exit status of an interrupted run (128 + SIGINT, as a shell reports it). */
+#define NB_EXIT_INTERRUPTED 130
+
+static volatile sig_atomic_t nb_run_stop;
+
+static void nb_on_signal(int sig)
+{
+	(void)sig;
+	nb_run_stop = 1;
+}
+
+/* ---- options ---- */
+
+enum {
+	OPT_VARIANTS = 256, OPT_IMPL, OPT_ISA, OPT_ALL_ISA, OPT_DTYPES, OPT_SHAPES,
+	OPT_THREADS, OPT_CACHE, OPT_DIR, OPT_SAMPLES, OPT_MIN_SAMPLE, OPT_MAX_SAMPLE,
+	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
+	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
+};
+
+static const struct option nb_run_options[] = {
+	{ "variants", required_argument, NULL, OPT_VARIANTS },
+	{ "impl", required_argument, NULL, OPT_IMPL },
+	{ "isa", required_argument, NULL, OPT_ISA },
+	{ "all-isa", no_argument, NULL, OPT_ALL_ISA },
+	{ "dtypes", required_argument, NULL, OPT_DTYPES },
+	{ "shapes", required_argument, NULL, OPT_SHAPES },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "dir", required_argument, NULL, OPT_DIR },
+	{ "samples", required_argument, NULL, OPT_SAMPLES },
+	{ "min-sample-ms", required_argument, NULL, OPT_MIN_SAMPLE },
+	{ "max-sample-ms", required_argument, NULL, OPT_MAX_SAMPLE },
+	{ "warmup-ms", required_argument, NULL, OPT_WARMUP },
+	{ "stream-ms", required_argument, NULL, OPT_STREAM_MS },
+	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "eps", required_argument, NULL, OPT_EPS },
+	{ "eps-outside", no_argument, NULL, OPT_EPS_OUTSIDE },
+	{ "prms-p", required_argument, NULL, OPT_PRMS_P },
+	{ "prms-round", required_argument, NULL, OPT_PRMS_ROUND },
+	{ "preset", required_argument, NULL, OPT_PRESET },
+	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "output", required_argument, NULL, 'o' },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void nb_run_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: normbench run [OPTIONS]\n"
+		"Runs a benchmark sweep and writes one HDF5 results file.\n\n"
+		"what to measure (comma-separated lists):\n"
+		"  --preset NAME         start from a preset (default: 'default')\n"
+		"  --quick               same as --preset quick\n"
+		"  --variants LIST       layernorm,rmsnorm,prmsnorm,crmsnorm,flashnorm,all\n"
+		"  --impl LIST           'best' (default), 'all', or kernel names (normbench list)\n"
+		"  --isa LEVEL           cap the ISA: portable, avx2, avx512 (also env NB_ISA)\n"
+		"  --all-isa             time the best kernel of every usable ISA level\n"
+		"  --dtypes LIST         f32,f64,f16,bf16,all\n"
+		"  --shapes LIST         ROWSxD items, e.g. 1x4096,64x4096\n"
+		"  --threads LIST        thread counts, each 1..CPUs\n"
+		"  --cache LIST          hot, cold (cold: rotating buffers beyond the last cache)\n"
+		"  --dir LIST            fwd, bwd\n"
+		"how to measure:\n"
+		"  --samples N           raw samples per cell (>= %d; default 20, quick 10)\n"
+		"  --min-sample-ms MS    calibrate one sample to last at least MS (default 5)\n"
+		"  --max-sample-ms MS    and never plan one longer than MS (default 100)\n"
+		"  --warmup-ms MS        warm-up per cell, by time (default 50)\n"
+		"  --stream-ms MS        time per STREAM bandwidth point (default 100)\n"
+		"  --events LIST         PAPI events ('none' for none; default\n"
+		"                        %s)\n"
+		"  --seed N              data and shuffle seed (default 42)\n"
+		"conventions (recorded in the file):\n"
+		"  --eps X               default 1e-5, inside the square root\n"
+		"  --eps-outside         x / (rms + eps), the original reference code\n"
+		"  --prms-p P            pRMSNorm fraction, default 0.0625\n"
+		"  --prms-round R        ceil (paper, default) or floor (original code)\n"
+		"output:\n"
+		"  -o, --output FILE     default normbench-results/run-<UTC time>.h5\n"
+		"  --force               replace FILE if it exists\n"
+		"  -v, --verbose         one line per measured cell on stderr\n"
+		"  -h, --help\n\n"
+		"presets:\n%s\n"
+		"A progress bar with the time left is shown on stderr when it is a terminal.\n"
+		"Ctrl-C stops at the next sample: the cells of the groups already finished\n"
+		"are written to FILE with '.incomplete.h5' in place of '.h5' (root attribute\n"
+		"complete = 0), nothing is written under FILE, and the exit status is 130.\n"
+		"Exit status 2: the file was written but a timed kernel failed its accuracy\n"
+		"check against ref/ (see normbench show FILE).\n",
+		NB_SWEEP_MIN_SAMPLES, NB_COUNTERS_DEFAULT_LIST, nb_sweep_preset_help());
+}
+
+struct nb_run_args {
+	const char *preset;
+	const char *variants, *impl, *isa, *dtypes, *shapes, *threads, *cache, *dir;
+	const char *samples, *min_sample, *max_sample, *warmup, *stream_ms, *events;
+	const char *seed, *eps, *prms_p, *prms_round, *output;
+	bool all_isa, eps_outside, force, verbose;
+};
+
+struct nb_run_config {
+	struct nb_sweep sweep;
+	struct nb_sweep_explicit ex;
+	char output[4096];
+	char incomplete[4160];
+	bool force, verbose, progress;
+	char **events;
+	size_t nevents;
+	int cores;
+};
+
+static int nb_run_cores(void)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	int procs = omp_get_num_procs();
+
+	if (online < 1)
+		online = 1;
+	return procs < online ? procs : (int)online;
+}
+
+/* "dir/run-X.h5" -> "dir/run-X.incomplete.h5"; other names get the suffix
+ * appended. */
+static void nb_incomplete_name(const char *path, char *out, size_t size)
+{
+	size_t len = strlen(path);
+
+	if (len > 3 && strcmp(path + len - 3, ".h5") == 0)
+		snprintf(out, size, "%.*s.incomplete.h5", (int)(len - 3), path);
+	else
+		snprintf(out, size, "%s.incomplete.h5", path);
+}
+
+static enum nb_status nb_add_sde_events(struct nb_run_config *cfg)
+{
+	static const char *const sde[] = { NB_SDE_KERNEL_CALLS, NB_SDE_ROWS, NB_SDE_BYTES };
+
+	for (size_t i = 0; i < 3; i++) {
+		bool have = false;
+		char **p;
+		for (size_t j = 0; j < cfg->nevents; j++)
+			have = have || strcmp(cfg->events[j], sde[i]) == 0;
+		if (have)
+			continue;
+		p = realloc(cfg->events, (cfg->nevents + 1) * sizeof(*p));
+		if (!p)
+			return nb_fail(NB_ERR_NOMEM, "no memory for the event list");
+		cfg->events = p;
+		cfg->events[cfg->nevents] = strdup(sde[i]);
+		if (!cfg->events[cfg->nevents])
+			return nb_fail(NB_ERR_NOMEM, "no memory for the event list");
+		cfg->nevents++;
+	}
+	return NB_OK;
+}
+
+static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_run_config *cfg)
+{
+	struct nb_sweep *s = &cfg->sweep;
+	enum nb_status st;
+	long lv;
+	double dv;
+
+	cfg->cores = nb_run_cores();
+	st = nb_sweep_preset(a->preset, cfg->cores, s);
+	if (st != NB_OK)
+		return st;
+	if (a->preset && (a->variants || a->impl || a->dtypes || a->shapes || a->threads ||
+			  a->cache || a->dir || a->samples || a->min_sample || a->max_sample ||
+			  a->warmup || a->all_isa))
+		snprintf(s->preset, sizeof(s->preset), "%s+custom", a->preset);
+	else if (!a->preset && (a->variants || a->impl || a->dtypes || a->shapes ||
+				a->threads || a->cache || a->dir || a->all_isa))
+		snprintf(s->preset, sizeof(s->preset), "custom");
+	if (a->isa) {
+		enum nb_isa cap = nb_isa_from_name(a->isa);
+		if (cap == NB_ISA_COUNT)
+			return nb_fail(NB_ERR_NOTFOUND, "--isa: unknown ISA '%s' (portable, "
+				       "avx2, avx512)", a->isa);
+		if ((st = nb_isa_set_cap(cap)) != NB_OK)
+			return st;
+	}
+	if (a->variants && (st = nb_sweep_parse_variants(a->variants, s)) != NB_OK)
+		return st;
+	if (a->dtypes && (st = nb_sweep_parse_dtypes(a->dtypes, s)) != NB_OK)
+		return st;
+	if (a->dir && (st = nb_sweep_parse_dirs(a->dir, s)) != NB_OK)
+		return st;
+	if (a->cache && (st = nb_sweep_parse_caches(a->cache, s)) != NB_OK)
+		return st;
+	if (a->shapes && (st = nb_sweep_parse_shapes(a->shapes, s)) != NB_OK)
+		return st;
+	if (a->threads && (st = nb_sweep_parse_threads(a->threads, cfg->cores, s)) != NB_OK)
+		return st;
+	if (a->impl && (st = nb_sweep_parse_impls(a->impl, s)) != NB_OK)
+		return st;
+	if (a->all_isa) {
+		if (s->impl_mode != NB_IMPL_BEST)
+			return nb_fail(NB_ERR_INVALID, "--all-isa goes with --impl best");
+		s->all_isa = true;
+	}
+	cfg->ex.variants = a->variants != NULL;
+	cfg->ex.dtypes = a->dtypes != NULL;
+	cfg->ex.dirs = a->dir != NULL;
+
+	if (a->samples) {
+		if ((st = nb_parse_int(a->samples, NB_SWEEP_MIN_SAMPLES, NB_SWEEP_MAX_SAMPLES,
+				       "--samples", &lv)) != NB_OK)
+			return st;
+		s->samples = (int)lv;
+	}
+	if (a->min_sample && (st = nb_parse_double(a->min_sample, 0.01, 10000,
+						   "--min-sample-ms", &s->min_sample_ms)) != NB_OK)
+		return st;
+	if (a->max_sample && (st = nb_parse_double(a->max_sample, 0.01, 60000,
+						   "--max-sample-ms", &s->max_sample_ms)) != NB_OK)
+		return st;
+	if (s->min_sample_ms > s->max_sample_ms)
+		return nb_fail(NB_ERR_INVALID, "--min-sample-ms %g exceeds --max-sample-ms %g",
+			       s->min_sample_ms, s->max_sample_ms);
+	if (a->warmup && (st = nb_parse_double(a->warmup, 0, 60000, "--warmup-ms",
+					       &s->warmup_ms)) != NB_OK)
+		return st;
+	if (a->stream_ms && (st = nb_parse_double(a->stream_ms, 1, 60000, "--stream-ms",
+						  &s->stream_ms)) != NB_OK)
+		return st;
+	if (a->seed && (st = nb_parse_u64(a->seed, "--seed", &s->seed)) != NB_OK)
+		return st;
+	if (a->eps && (st = nb_parse_double(a->eps, 0, 1, "--eps", &s->conv.eps)) != NB_OK)
+		return st;
+	if (a->eps_outside)
+		s->conv.eps_mode = NB_EPS_OUTSIDE;
+	if (a->prms_p) {
+		if ((st = nb_parse_double(a->prms_p, 0, 1, "--prms-p", &dv)) != NB_OK)
+			return st;
+		if (!(dv > 0))
+			return nb_fail(NB_ERR_INVALID, "--prms-p: must lie in (0, 1]");
+		s->conv.prms_p = dv;
+	}
+	if (a->prms_round) {
+		if (strcmp(a->prms_round, "ceil") == 0)
+			s->conv.prms_round = NB_PRMS_CEIL;
+		else if (strcmp(a->prms_round, "floor") == 0)
+			s->conv.prms_round = NB_PRMS_FLOOR;
+		else
+			return nb_fail(NB_ERR_INVALID, "--prms-round: '%s' is neither ceil nor "
+				       "floor", a->prms_round);
+	}
+	if (a->events)
+		snprintf(s->events, sizeof(s->events), "%s",
+			 strcmp(a->events, "none") == 0 ? "" : a->events);
+	if (s->events[0] && (st = nb_counters_parse_list(s->events, &cfg->events,
+							 &cfg->nevents)) != NB_OK)
+		return nb_fail(st, "--events: %s", nb_error());
+
+	if (a->output) {
+		if (!*a->output)
+			return nb_fail(NB_ERR_INVALID, "-o: empty file name");
+		if (snprintf(cfg->output, sizeof(cfg->output), "%s", a->output) >=
+		    (int)sizeof(cfg->output))
+			return nb_fail(NB_ERR_INVALID, "-o: file name too long");
+	} else {
+		char now[32];
+		char stamp[32];
+		size_t j = 0;
+		nb_utc_now(now, sizeof(now));
+		/* 2024-05-01T12:34:56Z -> 20240501T123456Z */
+		for (size_t i = 0; now[i] && j + 1 < sizeof(stamp); i++)
+			if (now[i] != '-' && now[i] != ':')
+				stamp[j++] = now[i];
+		stamp[j] = '\0';
+		snprintf(cfg->output, sizeof(cfg->output), "normbench-results/run-%s.h5", stamp);
+	}
+	nb_incomplete_name(cfg->output, cfg->incomplete, sizeof(cfg->incomplete));
+	cfg->force = a->force;
+	cfg->verbose = a->verbose;
+	if (!cfg->force) {
+		if (access(cfg->output, F_OK) == 0)
+			return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)",
+				       cfg->output);
+		if (access(cfg->incomplete, F_OK) == 0)
+			return nb_fail(NB_ERR_IO, "%s (from an interrupted run) exists: remove "
+				       "it or use --force", cfg->incomplete);
+	}
+	return NB_OK;
+}
+
+/* ---- buffers of one cell ---- */
+
+static void *nb_buf_alloc(size_t bytes)
+{
+	size_t align = bytes >= ((size_t)2 << 20) ? ((size_t)2 << 20) : 64;
+	size_t rounded = (bytes + align - 1) / align * align;
+	void *p = NULL;
+
+	if (rounded == 0)
+		rounded = align;
+	if (posix_memalign(&p, align, rounded) != 0)
+		return NULL;
+	(void)madvise(p, rounded, MADV_HUGEPAGE);
+	/* touch every page now: a first touch costs ~10 us per 4 KiB page on
+	 * this VM and must never land inside a timed sample */
+	memset(p, 0, rounded);
+	return p;
+}
+
+/* Fills count elements of dtype t: mean + scale * N(0,1), each value an
+ * f32 first for the 16-bit types so the store is a single rounding. */
+static void nb_fill(enum nb_dtype t, void *buf, size_t count, struct nb_rng *rng,
+		    double mean, double scale)
+{
+	for (size_t i = 0; i < count; i++) {
+		double v = mean + scale * nb_rng_normal(rng);
+		if (t != NB_DTYPE_F64)
+			v = (double)(float)v;
+		nb_dtype_store(t, buf, i, v);
+	}
+}
+
+/* One buffer set of the rotating pool: what a call reads and writes per row. */
+struct nb_set {
+	void *x, *y, *dy, *dx, *z, *scratch;
+};
+
+struct nb_cell_run {
+	const struct nb_planned_cell *plan;
+	const struct nb_kernel *k;
+	struct nb_problem *probs;   /* one per pool set */
+	struct nb_set *sets;
+	size_t nsets;
+	size_t next;                /* rotation index */
+	void *gain, *bias, *dgain, *dbias, *w, *w_folded, *workspace;
+	struct nb_cost cost;
+	double working_set;
+	uint64_t iterations;
+	double *seconds;            /* one per sample */
+	uint32_t *rounds;
+	int64_t (*sw)[3];
+	size_t nsamples;
+	long long *counter_sum;     /* per event */
+	bool failed;
+	char note[NB_RES_TEXT];
+};
+
+static void nb_cell_free(struct nb_cell_run *c)
+{
+	for (size_t i = 0; c->sets && i < c->nsets; i++) {
+		free(c->sets[i].x);
+		free(c->sets[i].y);
+		free(c->sets[i].dy);
+		free(c->sets[i].dx);
+		free(c->sets[i].z);
+		free(c->sets[i].scratch);
+	}
+	free(c->sets);
+	free(c->probs);
+	free(c->gain);
+	free(c->bias);
+	free(c->dgain);
+	free(c->dbias);
+	free(c->w);
+	free(c->w_folded);
+	free(c->workspace);
+	free(c->seconds);
+	free(c->rounds);
+	free(c->sw);
+	free(c->counter_sum);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Bytes one pool set holds (rows x n per array). */
+static size_t nb_set_bytes(const struct nb_kernel *k, size_t rows, size_t n, size_t m)
+{
+	size_t s = nb_dtype_traits[k->dtype].size;
+
+	if (k->variant == NB_VARIANT_FLASHNORM)
+		return s * (2 * rows * n + rows * m);
+	return s * rows * n * (k->dir == NB_DIR_BACKWARD ? 3 : 2);
+}
+
+static size_t nb_pool_sets(const struct nb_planned_cell *pc, size_t set_bytes, size_t llc)
+{
+	size_t sets;
+
+	if (pc->cache == NB_CACHE_HOT)
+		return 1;
+	/* cold: the rotation covers twice the last-level cache, so every call
+	 * finds its data evicted by the calls in between */
+	sets = (2 * llc + set_bytes - 1) / (set_bytes ? set_bytes : 1) + 1;
+	if (sets < 2)
+		sets = 2;
+	if (sets > 65536)
+		sets = 65536;
+	return sets;
+}
+
+static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_planned_cell *pc,
+				    const struct nb_sweep *s, size_t llc, size_t nevents,
+				    uint64_t data_seed)
+{
+	const struct nb_kernel *k = pc->kernel;
+	enum nb_dtype t = k->dtype;
+	size_t es = nb_dtype_traits[t].size;
+	size_t gs = nb_dtype_traits[nb_grad_dtype(t, k->acc)].size;
+	size_t rows = pc->shape.rows, d = pc->shape.d, m = pc->m;
+	size_t n = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+	size_t set_bytes = nb_set_bytes(k, rows, n, m);
+	struct nb_rng rng;
+	enum nb_status st;
+
+	memset(c, 0, sizeof(*c));
+	c->plan = pc;
+	c->k = k;
+	c->nsets = nb_pool_sets(pc, set_bytes, llc);
+	c->sets = calloc(c->nsets, sizeof(*c->sets));
+	c->probs = calloc(c->nsets, sizeof(*c->probs));
+	c->seconds = calloc((size_t)s->samples, sizeof(double));
+	c->rounds = calloc((size_t)s->samples, sizeof(uint32_t));
+	c->sw = calloc((size_t)s->samples, sizeof(*c->sw));
+	c->counter_sum = calloc(nevents ? nevents : 1, sizeof(long long));
+	if (!c->sets || !c->probs || !c->seconds || !c->rounds || !c->sw || !c->counter_sum)
+		return nb_fail(NB_ERR_NOMEM, "no memory for cell bookkeeping");
+
+	/* the same seed for every cell of a group: each variant sees the same
+	 * numbers (CRMSNorm the first d-1 of each row's draw order) */
+	nb_rng_seed(&rng, data_seed);
+	c->gain = nb_buf_alloc(n * es);
+	c->bias = nb_sweep_has_bias(k->variant) || k->variant == NB_VARIANT_FLASHNORM
+		? nb_buf_alloc((k->variant == NB_VARIANT_FLASHNORM ? m : n) * es) : NULL;
+	if (!c->gain || ((nb_sweep_has_bias(k->variant) || k->variant == NB_VARIANT_FLASHNORM)
+			 && !c->bias))
+		return nb_fail(NB_ERR_NOMEM, "no memory for the parameters");
+	nb_fill(t, c->gain, n, &rng, 1.0, 0.1);
+	if (c->bias)
+		nb_fill(t, c->bias, k->variant == NB_VARIANT_FLASHNORM ? m : n, &rng, 0.0, 0.1);
+	if (k->dir == NB_DIR_BACKWARD) {
+		c->dgain = nb_buf_alloc(n * gs);
+		c->dbias = nb_sweep_has_bias(k->variant) ? nb_buf_alloc(n * gs) : NULL;
+		if (!c->dgain || (nb_sweep_has_bias(k->variant) && !c->dbias))
+			return nb_fail(NB_ERR_NOMEM, "no memory for the gradients");
+	}
+	if (k->variant == NB_VARIANT_FLASHNORM) {
+		c->w = nb_buf_alloc(n * m * es);
+		c->w_folded = nb_buf_alloc(n * m * es);
+		if (!c->w || !c->w_folded)
+			return nb_fail(NB_ERR_NOMEM, "no memory for FlashNorm's weights");
+		/* W ~ N(0, 1/n): outputs of the size of the inputs */
+		nb_fill(t, c->w, n * m, &rng, 0.0, 1.0 / sqrt((double)n));
+		st = nb_flashnorm_fold(t, n, m, c->gain, c->w, c->w_folded);
+		if (st != NB_OK)
+			return st;
+	}
+	for (size_t i = 0; i < c->nsets; i++) {
+		struct nb_set *b = &c->sets[i];
+		struct nb_problem *p = &c->probs[i];
+
+		b->x = nb_buf_alloc(rows * n * es);
+		if (!b->x)
+			return nb_fail(NB_ERR_NOMEM, "no memory for x (%zu x %zu %s, %zu sets)",
+				       rows, n, nb_dtype_traits[t].name, c->nsets);
+		if (i == 0)
+			nb_fill(t, b->x, rows * n, &rng, 0.0, 1.0);
+		else
+			memcpy(b->x, c->sets[0].x, rows * n * es);
+		*p = nb_problem_init(k->variant, t, rows, d);
+		p->conv = s->conv;
+		p->x = b->x;
+		p->gain = c->gain;
+		p->threads = pc->threads;
+		if (k->variant == NB_VARIANT_FLASHNORM) {
+			b->z = nb_buf_alloc(rows * m * es);
+			b->scratch = nb_buf_alloc(rows * n * es);
+			if (!b->z || !b->scratch)
+				return nb_fail(NB_ERR_NOMEM, "no memory for FlashNorm's outputs");
+			p->m = m;
+			p->w = c->w;
+			p->w_folded = c->w_folded;
+			p->out_bias = c->bias;
+			p->z = b->z;
+			p->scratch = b->scratch;
+		} else if (k->dir == NB_DIR_FORWARD) {
+			b->y = nb_buf_alloc(rows * n * es);
+			if (!b->y)
+				return nb_fail(NB_ERR_NOMEM, "no memory for y");
+			p->y = b->y;
+			p->bias = c->bias;
+		} else {
+			b->dy = nb_buf_alloc(rows * n * es);
+			b->dx = nb_buf_alloc(rows * n * es);
+			if (!b->dy || !b->dx)
+				return nb_fail(NB_ERR_NOMEM, "no memory for dy, dx");
+			if (i == 0) {
+				struct nb_rng dyr;
+				nb_rng_seed(&dyr, data_seed ^ 0x9e3779b97f4a7c15ull);
+				nb_fill(t, b->dy, rows * n, &dyr, 0.0, 1.0);
+			} else {
+				memcpy(b->dy, c->sets[0].dy, rows * n * es);
+			}
+			p->dy = b->dy;
+			p->dx = b->dx;
+			p->dgain = c->dgain;
+			p->dbias = c->dbias;
+		}
+		st = nb_kernel_prepare(k, p);
+		if (st != NB_OK)
+			return st;
+	}
+	{
+		size_t ws = nb_kernel_workspace_bytes(k, &c->probs[0]);
+		if (ws) {
+			c->workspace = nb_buf_alloc(ws);
+			if (!c->workspace)
+				return nb_fail(NB_ERR_NOMEM, "no memory for the workspace");
+		}
+	}
+	c->cost = nb_sweep_cost(k, rows, d, m, &s->conv);
+	/* what a call touches: for a hot cell its own traffic, for a cold one
+	 * the whole rotation (so its limit is the bandwidth beyond the caches) */
+	c->working_set = pc->cache == NB_CACHE_HOT ? c->cost.bytes
+		: (double)set_bytes * (double)c->nsets;
+	return NB_OK;
+}
+
+static inline enum nb_status nb_cell_call(struct nb_cell_run *c)
+{
+	enum nb_status st = nb_kernel_run(c->k, &c->probs[c->next], c->workspace);
+
+	if (++c->next == c->nsets)
+		c->next = 0;
+	return st;
+}
+
+/* Runs calls until ms have passed (at least one call). */
+static enum nb_status nb_cell_warmup(struct nb_cell_run *c, double ms)
+{
+	uint64_t end = nb_now_ns() + (uint64_t)(ms * 1e6);
+	enum nb_status st;
+
+	do {
+		st = nb_cell_call(c);
+		if (st != NB_OK)
+			return st;
+	} while (nb_now_ns() < end && !nb_run_stop);
+	return NB_OK;
+}
+
+/* Calls per sample so that a sample lasts about min_sample_ms (never planned
+ * beyond max_sample_ms; one call when a single call is longer). */
+static enum nb_status nb_cell_calibrate(struct nb_cell_run *c, const struct nb_sweep *s)
+{
+	uint64_t batch = 1;
+	double per_call = 0;
+	double floor_ns = s->min_sample_ms * 1e6 / 4;
+
+	for (;;) {
+		uint64_t t0 = nb_now_ns(), t1;
+		for (uint64_t i = 0; i < batch; i++) {
+			enum nb_status st = nb_cell_call(c);
+			if (st != NB_OK)
+				return st;
+		}
+		t1 = nb_now_ns();
+		per_call = (double)(t1 - t0) / (double)batch;
+		if ((double)(t1 - t0) >= floor_ns || batch >= ((uint64_t)1 << 30) || nb_run_stop)
+			break;
+		batch *= 2;
+	}
+	if (per_call <= 0)
+		per_call = 1;
+	{
+		double want = ceil(s->min_sample_ms * 1e6 / per_call);
+		double cap = floor(s->max_sample_ms * 1e6 / per_call);
+		if (want > cap)
+			want = cap;
+		if (want < 1)
+			want = 1;
+		c->iterations = (uint64_t)want;
+	}
+	return NB_OK;
+}
+
+/* ---- accuracy of a timed cell ---- */
+
+struct nb_run_check {
+	int verified;               /* 1 pass, 0 fail, -1 not checked */
+	double max_ulps;
+	double err_ratio;
+	char note[NB_RES_TEXT];
+};
+
+/* Elements judged per cell at most: the long-double reference and its
+ * per-element bounds cost ~50 bytes and a few hundred ns per element, so a
+ * 4096 x 4096 cell is judged on its first rows (rows are independent in
+ * every forward kernel; backward kernels are re-run on those rows so that
+ * dgain and dbias are the sums over exactly the rows judged). FlashNorm's
+ * reference is a long-double product: at most 2^25 multiply-adds. */
+#define NB_CHECK_MAX_ELEMENTS ((size_t)1 << 20)
+#define NB_CHECK_MAX_FLASH_OPS ((size_t)1 << 25)
+
+static void nb_run_check(const struct nb_kernel *k, const struct nb_problem *p,
+			 struct nb_run_check *out)
+{
+	struct nb_problem q = *p;
+	struct nb_accuracy_report rep;
+	size_t width = p->n > p->m ? p->n : p->m;
+	size_t rows = NB_CHECK_MAX_ELEMENTS / (width ? width : 1);
+	enum nb_status st = NB_OK;
+
+	out->verified = -1;
+	out->max_ulps = NAN;
+	out->err_ratio = NAN;
+	out->note[0] = '\0';
+	/* FlashNorm's reference is a long-double matmul: n*m per row */
+	if (k->variant == NB_VARIANT_FLASHNORM && p->n * p->m > 0)
+		rows = NB_CHECK_MAX_FLASH_OPS / (p->n * p->m);
+	if (rows < 1)
+		rows = 1;
+	if (rows < p->rows) {
+		q.rows = rows;
+		if (k->dir == NB_DIR_BACKWARD)
+			st = nb_kernel_run(k, &q, NULL);
+	}
+	/* hidden test hook: a kernel that computed one element wrong must be
+	 * recorded as failing (tests/test_cli.c sets it) */
+	if (st == NB_OK && getenv("NB_RUN_INJECT_ERROR")) {
+		void *o = k->variant == NB_VARIANT_FLASHNORM ? q.z
+			: k->dir == NB_DIR_FORWARD ? q.y : q.dx;
+		double v = nb_dtype_load(q.dtype, o, 0);
+		double w = v + 1.0 + fabs(v);
+		nb_dtype_store(q.dtype, o, 0, q.dtype == NB_DTYPE_F64 ? w : (double)(float)w);
+	}
+	if (st == NB_OK)
+		st = nb_accuracy_check(k, &q, &rep);
+	if (st != NB_OK) {
+		snprintf(out->note, sizeof(out->note), "not checked: %s", nb_error());
+		return;
+	}
+	out->verified = rep.pass ? 1 : 0;
+	out->max_ulps = rep.max_ulps;
+	out->err_ratio = rep.max_ratio;
+	{
+		const struct nb_accuracy_part *w = &rep.part[rep.worst_part];
+		int used = q.rows < p->rows
+			? snprintf(out->note, sizeof(out->note), "first %zu of %zu rows", q.rows,
+				   p->rows)
+			: snprintf(out->note, sizeof(out->note), "all %zu rows", p->rows);
+		if (used > 0 && (size_t)used < sizeof(out->note))
+			snprintf(out->note + used, sizeof(out->note) - (size_t)used,
+				 "; worst %s[%zu,%zu] at %.3g of its bound%s",
+				 nb_output_name(w->out), w->worst_row, w->worst_col, w->max_ratio,
+				 rep.pass ? "" : " (FAILED)");
+	}
+}
+
+/* ---- progress ---- */
+
+struct nb_progress {
+	bool on;
+	double total, done;     /* planned milliseconds */
+	uint64_t start_ns, last_ns;
+	size_t cells_done, cells_total;
+};
+
+static void nb_progress_draw(struct nb_progress *pg, bool force)
+{
+	uint64_t now = nb_now_ns();
+	double frac, elapsed, eta;
+	char bar[31];
+	int fill;
+
+	if (!pg->on || (!force && now - pg->last_ns < 100000000u))
+		return;
+	pg->last_ns = now;
+	frac = pg->total > 0 ? pg->done / pg->total : 0;
+	if (frac > 1)
+		frac = 1;
+	elapsed = (double)(now - pg->start_ns) / 1e9;
+	eta = frac > 0.001 ? elapsed * (1 - frac) / frac : (double)NAN;
+	fill = (int)(frac * 30);
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	if (isnan(eta))
+		fprintf(stderr, "\r[%s] %3.0f%% %zu/%zu cells  ETA --:--  ", bar, frac * 100,
+			pg->cells_done, pg->cells_total);
+	else
+		fprintf(stderr, "\r[%s] %3.0f%% %zu/%zu cells  ETA %dm%02ds  ", bar, frac * 100,
+			pg->cells_done, pg->cells_total, (int)eta / 60, (int)eta % 60);
+	fflush(stderr);
+}
+
+static void nb_progress_clear(struct nb_progress *pg)
+{
+	if (pg->on) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+	}
+}
+
+static double nb_planned_ms(const struct nb_sweep *s)
+{
+	return s->warmup_ms + s->min_sample_ms * (s->samples + 2);
+}
+
+/* ---- one group, interleaved ---- */
+
+struct nb_run_state {
+	struct nb_run_config *cfg;
+	struct nb_results *res;
+	struct nb_counters *counters;
+	struct nb_bandwidth *bw;
+	size_t nbw;
+	size_t llc;
+	bool sw_available;
+	char sw_reason[NB_RES_TEXT];
+	struct nb_progress progress;
+	struct nb_rng shuffle;
+	int sde_index[3];           /* event indices of the SDE counters, -1 none */
+};
+
+static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run *c,
+				     struct nb_swevents *sw, uint32_t round)
+{
+	size_t ne = rs->cfg->nevents;
+	long long vals[NB_COUNTERS_MAX];
+	uint64_t swv[NB_SW_COUNT];
+	uint64_t t0, t1;
+	size_t i = c->nsamples;
+	enum nb_status st = NB_OK;
+
+	if (rs->counters)
+		nb_counters_start(rs->counters);
+	nb_swevents_start(sw);
+	t0 = nb_now_ns();
+	for (uint64_t it = 0; it < c->iterations; it++)
+		st |= nb_cell_call(c);
+	t1 = nb_now_ns();
+	nb_swevents_stop(sw, swv);
+	nb_sde_add(c->iterations, c->iterations * c->plan->shape.rows,
+		   (uint64_t)(c->cost.bytes * (double)c->iterations));
+	if (rs->counters) {
+		nb_counters_stop(rs->counters, vals);
+		for (size_t e = 0; e < ne && e < NB_COUNTERS_MAX; e++)
+			if (vals[e] != NB_COUNTER_UNAVAILABLE)
+				c->counter_sum[e] += vals[e];
+	}
+	if (st != NB_OK)
+		return nb_fail(NB_ERR_INVALID, "kernel %s failed: %s", c->k->name, nb_error());
+	c->seconds[i] = (double)(t1 - t0) / 1e9 / (double)c->iterations;
+	c->rounds[i] = round;
+	if (sw->available) {
+		c->sw[i][0] = (int64_t)swv[NB_SW_CONTEXT_SWITCHES];
+		c->sw[i][1] = (int64_t)swv[NB_SW_CPU_MIGRATIONS];
+		c->sw[i][2] = (int64_t)(swv[NB_SW_PAGE_FAULTS_MIN] + swv[NB_SW_PAGE_FAULTS_MAJ]);
+	} else {
+		c->sw[i][0] = c->sw[i][1] = c->sw[i][2] = -1;
+	}
+	c->nsamples++;
+	return NB_OK;
+}
+
+static void nb_fill_row(struct nb_run_state *rs, struct nb_cell_run *c,
+			struct nb_cell_row *row, uint64_t seed)
+{
+	const struct nb_planned_cell *pc = c->plan;
+	const struct nb_kernel *k = c->k;
+	struct nb_summary sum;
+	struct nb_run_check chk;
+
+	memset(row, 0, sizeof(*row));
+	nb_res_strcpy(row->suite, sizeof(row->suite), "kernel");
+	nb_res_strcpy(row->variant, sizeof(row->variant), nb_variant_name(k->variant));
+	nb_res_strcpy(row->impl, sizeof(row->impl), k->name);
+	nb_res_strcpy(row->isa, sizeof(row->isa), nb_isa_name(k->isa));
+	nb_res_strcpy(row->dtype, sizeof(row->dtype), nb_dtype_traits[k->dtype].name);
+	nb_res_strcpy(row->acc, sizeof(row->acc), nb_dtype_traits[k->acc].name);
+	nb_res_strcpy(row->dir, sizeof(row->dir), nb_direction_name(k->dir));
+	nb_res_strcpy(row->algo, sizeof(row->algo), k->algo);
+	nb_res_strcpy(row->cache, sizeof(row->cache), nb_cache_state_name(pc->cache));
+	row->rows = pc->shape.rows;
+	row->d = pc->shape.d;
+	row->n = c->probs[0].n;
+	row->k = c->probs[0].k;
+	row->m = pc->m;
+	row->threads = pc->threads;
+	row->group = pc->group;
+	row->samples = (uint32_t)c->nsamples;
+	row->iterations = c->iterations;
+	if (nb_summarize(c->seconds, c->nsamples, seed, &sum) != NB_OK)
+		memset(&sum, 0, sizeof(sum));
+	row->median_s = sum.median;
+	row->mean_s = sum.mean;
+	row->min_s = sum.min;
+	row->max_s = sum.max;
+	row->q1_s = sum.q1;
+	row->q3_s = sum.q3;
+	row->iqr_s = sum.iqr;
+	row->ci_lo_s = sum.ci_lo;
+	row->ci_hi_s = sum.ci_hi;
+	row->unstable = sum.unstable ? 1 : 0;
+	row->bytes = c->cost.bytes;
+	row->flops = c->cost.flops;
+	row->working_set_bytes = c->working_set;
+	row->gbps = sum.median > 0 ? c->cost.bytes / sum.median / 1e9 : 0;
+	row->gflops = sum.median > 0 ? c->cost.flops / sum.median / 1e9 : 0;
+	row->limit_gbps = nb_limit_gbps(rs->bw, rs->nbw, pc->threads, (size_t)c->working_set);
+	row->fraction = row->limit_gbps > 0 ? row->gbps / row->limit_gbps : (double)NAN;
+	for (int i = 0; i < 3; i++) {
+		uint64_t v = rs->sde_index[i] >= 0 ? (uint64_t)c->counter_sum[rs->sde_index[i]] : 0;
+		if (i == 0)
+			row->sde_calls = v;
+		else if (i == 1)
+			row->sde_rows = v;
+		else
+			row->sde_bytes = v;
+	}
+	/* after timing, once: the outputs of pool set 0 (deterministic: every
+	 * call on it wrote the same values) against ref/ */
+	nb_run_check(k, &c->probs[0], &chk);
+	row->verified = chk.verified;
+	row->max_ulps = chk.max_ulps;
+	row->err_ratio = chk.err_ratio;
+	nb_res_strcpy(row->verify_note, sizeof(row->verify_note), chk.note);
+}
+
+static void nb_verbose_cell(const struct nb_cell_row *row, size_t index, size_t total)
+{
+	fprintf(stderr, "normbench: cell %zu/%zu %s %llux%llu t%d %s: median %.3g s, "
+		"%.1f GB/s (%.0f%% of %.1f), %s%s\n", index + 1, total, row->impl,
+		(unsigned long long)row->rows, (unsigned long long)row->d, (int)row->threads,
+		row->cache, row->median_s, row->gbps, row->fraction * 100, row->limit_gbps,
+		row->verified == 1 ? "verified" : row->verified == 0 ? "VERIFY FAILED"
+		: "not verified", row->unstable ? ", unstable" : "");
+}
+
+/* Measures the cells [begin, end) of one group interleaved; appends their
+ * rows. NB_ERR_INTERRUPTED: stopped, nothing of this group kept. */
+static enum nb_status nb_run_group(struct nb_run_state *rs, const struct nb_planned_cell *plan,
+				   size_t begin, size_t end, size_t total)
+{
+	const struct nb_sweep *s = &rs->cfg->sweep;
+	size_t nc = end - begin;
+	struct nb_cell_run *cells = calloc(nc, sizeof(*cells));
+	size_t *order = calloc(nc, sizeof(*order));
+	struct nb_swevents sw;
+	enum nb_status st = NB_OK;
+	size_t live = 0;
+	uint64_t data_seed = s->seed + 0x100000001b3ull * (uint64_t)(plan[begin].group + 1);
+
+	memset(&sw, 0, sizeof(sw));
+	if (!cells || !order) {
+		st = nb_fail(NB_ERR_NOMEM, "no memory for a group of cells");
+		goto free_arrays;
+	}
+	for (size_t i = 0; i < nc; i++) {
+		st = nb_cell_setup(&cells[i], &plan[begin + i], s, rs->llc, rs->cfg->nevents,
+				   data_seed);
+		if (st != NB_OK) {
+			/* a cell that cannot be set up is reported and skipped;
+			 * the rest of its group is still measured */
+			fprintf(stderr, "normbench run: skipping %s %zux%zu: %s\n",
+				plan[begin + i].kernel->name, plan[begin + i].shape.rows,
+				plan[begin + i].shape.d, nb_error());
+			cells[i].failed = true;
+			if (st == NB_ERR_NOMEM)
+				goto free_cells;
+			st = NB_OK;
+			continue;
+		}
+		order[live++] = i;
+	}
+	if (nb_swevents_open(&sw, plan[begin].threads) == NB_OK) {
+		rs->sw_available = sw.available;
+		if (!sw.available)
+			nb_res_strcpy(rs->sw_reason, sizeof(rs->sw_reason), sw.reason);
+	}
+	for (size_t j = 0; j < live && !nb_run_stop; j++) {
+		struct nb_cell_run *c = &cells[order[j]];
+		if ((st = nb_cell_warmup(c, s->warmup_ms)) != NB_OK ||
+		    (st = nb_cell_calibrate(c, s)) != NB_OK) {
+			st = nb_fail(st, "kernel %s failed: %s", c->k->name, nb_error());
+			goto close_sw;
+		}
+		rs->progress.done += s->warmup_ms + 2 * s->min_sample_ms;
+		nb_progress_draw(&rs->progress, false);
+	}
+	for (int r = 0; r < s->samples && !nb_run_stop; r++) {
+		/* a fresh shuffled order every round: drift on a shared machine
+		 * then spreads over all cells instead of biasing one */
+		for (size_t j = live; j > 1; j--) {
+			size_t q = (size_t)nb_rng_below(&rs->shuffle, j);
+			size_t tmp = order[j - 1];
+			order[j - 1] = order[q];
+			order[q] = tmp;
+		}
+		for (size_t j = 0; j < live && !nb_run_stop; j++) {
+			st = nb_take_sample(rs, &cells[order[j]], &sw, (uint32_t)r);
+			if (st != NB_OK)
+				goto close_sw;
+			rs->progress.done += s->min_sample_ms;
+			nb_progress_draw(&rs->progress, false);
+		}
+	}
+	if (nb_run_stop) {
+		st = NB_ERR_INTERRUPTED;
+		goto close_sw;
+	}
+	for (size_t i = 0; i < nc; i++) {
+		struct nb_cell_run *c = &cells[i];
+		struct nb_cell_row row;
+		size_t cell_index = rs->res->ncells;
+
+		if (c->failed)
+			continue;
+		nb_fill_row(rs, c, &row, s->seed ^ (uint64_t)cell_index);
+		row.first_sample = rs->res->nsamples;
+		for (size_t j = 0; j < c->nsamples && st == NB_OK; j++) {
+			struct nb_sample_row sr = {
+				.cell = cell_index, .round = c->rounds[j],
+				.seconds = c->seconds[j], .iterations = c->iterations,
+				.ctx_switches = c->sw[j][0], .migrations = c->sw[j][1],
+				.page_faults = c->sw[j][2],
+			};
+			st = nb_results_add_sample(rs->res, &sr);
+		}
+		for (size_t e = 0; e < rs->cfg->nevents && rs->counters && st == NB_OK; e++) {
+			struct nb_counter_row cr;
+			memset(&cr, 0, sizeof(cr));
+			cr.cell = cell_index;
+			nb_res_strcpy(cr.event, sizeof(cr.event),
+				      nb_counters_name(rs->counters, e));
+			cr.available = nb_counters_available(rs->counters, e) ? 1 : 0;
+			cr.value = cr.available ? c->counter_sum[e] : 0;
+			nb_res_strcpy(cr.reason, sizeof(cr.reason),
+				      nb_counters_reason(rs->counters, e));
+			st = nb_results_add_counter(rs->res, &cr);
+		}
+		if (st == NB_OK)
+			st = nb_results_add_cell(rs->res, &row);
+		if (st != NB_OK)
+			goto close_sw;
+		rs->progress.cells_done++;
+		if (rs->cfg->verbose)
+			nb_verbose_cell(&row, rs->progress.cells_done - 1, total);
+	}
+close_sw:
+	nb_swevents_close(&sw);
+free_cells:
+	for (size_t i = 0; i < nc; i++)
+		nb_cell_free(&cells[i]);
+free_arrays:
+	free(cells);
+	free(order);
+	return st;
+}
+
+/* ---- the run ---- */
+
+static void nb_cache_summary(const struct nb_cache_levels *c, char *buf, size_t size)
+{
+	size_t l1 = c->measured_l1d ? c->measured_l1d : c->os_l1d;
+	size_t l2 = c->measured_l2 ? c->measured_l2 : c->os_l2;
+	size_t l3 = c->measured_l3 ? c->measured_l3 : c->os_l3;
+
+	snprintf(buf, size, "L1d %zu KiB, L2 %zu KiB, L3 %zu KiB (measured; OS says "
+		 "%zu/%zu/%zu KiB)", l1 >> 10, l2 >> 10, l3 >> 10, c->os_l1d >> 10,
+		 c->os_l2 >> 10, c->os_l3 >> 10);
+}
+
+static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *cfg,
+			 const struct nb_sysinfo *si, int argc, char **argv)
+{
+	const struct nb_sweep *s = &cfg->sweep;
+	size_t used = 0;
+
+	m->complete = 0;
+	nb_res_strcpy(m->normbench_version, sizeof(m->normbench_version), NB_VERSION);
+	nb_res_strcpy(m->git_rev, sizeof(m->git_rev), nb_git_rev);
+	m->git_dirty = nb_git_dirty;
+	nb_res_strcpy(m->utc_time, sizeof(m->utc_time), si->utc_time);
+	nb_res_strcpy(m->host, sizeof(m->host), si->host);
+	nb_res_strcpy(m->os, sizeof(m->os), si->kernel);
+	nb_res_strcpy(m->cpu_model, sizeof(m->cpu_model), si->cpu_model);
+	nb_res_strcpy(m->cpu_flags, sizeof(m->cpu_flags), si->cpu_flags);
+	m->cores = si->cores;
+	nb_cache_summary(&si->caches, m->caches, sizeof(m->caches));
+	nb_res_strcpy(m->cache_method, sizeof(m->cache_method), si->caches.method);
+	m->virtualized = si->virtualized;
+	nb_res_strcpy(m->hypervisor, sizeof(m->hypervisor), si->hypervisor);
+	nb_res_strcpy(m->compiler, sizeof(m->compiler), si->compiler);
+	nb_res_strcpy(m->cflags, sizeof(m->cflags), si->cflags);
+	nb_res_strcpy(m->papi_version, sizeof(m->papi_version), si->papi_version);
+	nb_res_strcpy(m->hdf5_version, sizeof(m->hdf5_version), si->hdf5_version);
+	nb_res_strcpy(m->blas_version, sizeof(m->blas_version), si->blas_version);
+	snprintf(m->openmp, sizeof(m->openmp), "OpenMP %d, %d procs, max %d threads",
+		 _OPENMP, si->omp_procs, si->omp_max_threads);
+	snprintf(m->thread_binding, sizeof(m->thread_binding),
+		 "OMP_PROC_BIND=%.40s OMP_PLACES=%.60s; runtime: %.120s",
+		 si->omp_proc_bind_env[0] ? si->omp_proc_bind_env : "(unset)",
+		 si->omp_places_env[0] ? si->omp_places_env : "(unset)", si->omp_binding);
+	nb_res_strcpy(m->isa_detected, sizeof(m->isa_detected), si->isa_detected);
+	nb_res_strcpy(m->isa_cap, sizeof(m->isa_cap), nb_isa_name(nb_isa_cap()));
+	m->command_line[0] = '\0';
+	for (int i = 0; i < argc && used + 1 < sizeof(m->command_line); i++) {
+		int w = snprintf(m->command_line + used, sizeof(m->command_line) - used, "%s%s",
+				 i ? " " : "normbench ", argv[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	nb_res_strcpy(m->preset, sizeof(m->preset), s->preset);
+	m->seed = s->seed;
+	m->eps = s->conv.eps;
+	nb_res_strcpy(m->eps_mode, sizeof(m->eps_mode),
+		      s->conv.eps_mode == NB_EPS_INSIDE ? "inside" : "outside");
+	m->prms_p = s->conv.prms_p;
+	nb_res_strcpy(m->prms_round, sizeof(m->prms_round),
+		      s->conv.prms_round == NB_PRMS_CEIL ? "ceil" : "floor");
+	nb_res_strcpy(m->machine_key, sizeof(m->machine_key), si->machine_key);
+	nb_res_strcpy(m->timer, sizeof(m->timer), "CLOCK_MONOTONIC");
+	m->min_samples = s->samples;
+	m->warmup_ms = s->warmup_ms;
+	m->min_sample_ms = s->min_sample_ms;
+	m->max_sample_ms = s->max_sample_ms;
+	snprintf(m->unstable_rule, sizeof(m->unstable_rule),
+		 "iqr > %g * median, or bootstrap %g%% CI half-width > %g * median, or "
+		 "fewer than %zu samples", NB_UNSTABLE_IQR_FRAC, NB_CI_LEVEL * 100,
+		 NB_UNSTABLE_CI_FRAC, NB_UNSTABLE_MIN_N);
+}
+
+static void nb_fill_stream(struct nb_results *res, const struct nb_bandwidth *bw, size_t n)
+{
+	struct nb_results_meta *m = &res->meta;
+
+	m->stream_count = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct nb_stream_row row;
+
+		memset(&row, 0, sizeof(row));
+		row.threads = bw[i].threads;
+		nb_res_strcpy(row.level, sizeof(row.level), bw[i].level ? bw[i].level : "");
+		row.bytes = bw[i].bytes;
+		row.level_bytes = bw[i].level_bytes;
+		row.read_gbps = bw[i].read_gbps;
+		row.copy_gbps = bw[i].copy_gbps;
+		row.copy_nt_gbps = bw[i].copy_nt_gbps;
+		nb_res_strcpy(row.copy_nt_isa, sizeof(row.copy_nt_isa),
+			      bw[i].copy_nt_isa ? bw[i].copy_nt_isa : "");
+		if (nb_results_add_stream(res, &row) != NB_OK)
+			continue;
+		/* the root attributes carry the figures beyond the caches */
+		if (bw[i].level_bytes == 0 && m->stream_count < NB_RES_MAX_STREAM) {
+			int j = m->stream_count++;
+			m->stream_threads[j] = bw[i].threads;
+			m->stream_read_gbps[j] = bw[i].read_gbps;
+			m->stream_copy_gbps[j] = bw[i].copy_gbps;
+			m->stream_copy_nt_gbps[j] = bw[i].copy_nt_gbps;
+		}
+	}
+}
+
+static void nb_fill_caches(struct nb_results *res, const struct nb_cache_levels *c)
+{
+	static const char *const names[4] = { "L1d", "L2", "L3", "DRAM" };
+	const size_t os[4] = { c->os_l1d, c->os_l2, c->os_l3, 0 };
+	const size_t cpuid[4] = { c->cpuid_l1d, c->cpuid_l2, c->cpuid_l3, 0 };
+	const size_t meas[4] = { c->measured_l1d, c->measured_l2, c->measured_l3, 0 };
+
+	for (int i = 0; i < 4; i++) {
+		struct nb_cache_row row;
+		memset(&row, 0, sizeof(row));
+		nb_res_strcpy(row.level, sizeof(row.level), names[i]);
+		row.os_bytes = os[i];
+		row.cpuid_bytes = cpuid[i];
+		row.measured_bytes = meas[i];
+		row.latency_ns = c->latency_ns[i];
+		(void)nb_results_add_cache(res, &row);
+	}
+}
+
+/* Total bytes the biggest group holds at once, to refuse what cannot fit. */
+static double nb_group_bytes_max(const struct nb_planned_cell *plan, size_t n, size_t llc)
+{
+	double best = 0, cur = 0;
+	int group = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct nb_kernel *k = plan[i].kernel;
+		size_t d = plan[i].shape.d;
+		size_t nn = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+		size_t set = nb_set_bytes(k, plan[i].shape.rows, nn, plan[i].m);
+		double b = (double)set * (double)nb_pool_sets(&plan[i], set, llc) +
+			   2.0 * (double)(nn * plan[i].m) * (double)nb_dtype_traits[k->dtype].size;
+
+		if (plan[i].group != group) {
+			group = plan[i].group;
+			cur = 0;
+		}
+		cur += b;
+		if (cur > best)
+			best = cur;
+	}
+	return best;
+}
+
+static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
+{
+	struct nb_planned_cell *plan = NULL;
+	size_t nplan = 0;
+	struct nb_results res;
+	struct nb_sysinfo *si = NULL;
+	struct nb_cache_levels caches;
+	struct nb_run_state rs;
+	struct sigaction sa, old_int, old_term;
+	uint64_t t_start = nb_now_ns();
+	enum nb_status st;
+	int rc = NB_EXIT_ERROR;
+	double phys;
+
+	memset(&rs, 0, sizeof(rs));
+	nb_results_init(&res);
+	st = nb_sweep_plan(&cfg->sweep, &cfg->ex, &plan, &nplan);
+	if (st != NB_OK) {
+		fprintf(stderr, "normbench run: %s\n", nb_error());
+		return NB_EXIT_ERROR;
+	}
+	/* the SDE counters ride in every event set: the cell rows carry what
+	 * PAPI counted of normbench's own calls, rows and bytes */
+	st = nb_add_sde_events(cfg);
+	if (st == NB_OK)
+		st = nb_counters_open((const char *const *)cfg->events, cfg->nevents,
+				      &rs.counters);
+	if (st != NB_OK) {
+		fprintf(stderr, "normbench run: --events: %s\n", nb_error());
+		goto free_plan;
+	}
+	for (int i = 0; i < 3; i++) {
+		static const char *const sde[] = { NB_SDE_KERNEL_CALLS, NB_SDE_ROWS,
+						   NB_SDE_BYTES };
+		rs.sde_index[i] = -1;
+		for (size_t e = 0; e < cfg->nevents; e++)
+			if (strcmp(cfg->events[e], sde[i]) == 0 &&
+			    nb_counters_available(rs.counters, e))
+				rs.sde_index[i] = (int)e;
+	}
+	st = nb_results_make_parent_dirs(cfg->output);
+	if (st != NB_OK) {
+		fprintf(stderr, "normbench run: %s\n", nb_error());
+		goto close_counters;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = nb_on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* a second Ctrl-C kills at once (the default action comes back) */
+	sa.sa_flags = SA_RESETHAND;
+	nb_run_stop = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	cfg->progress = isatty(STDERR_FILENO) && !cfg->verbose;
+	if (cfg->verbose)
+		fprintf(stderr, "normbench: %zu cells in %d groups; measuring the timer, "
+			"caches and STREAM bandwidth first\n", nplan, plan[nplan - 1].group + 1);
+	else if (cfg->progress)
+		fprintf(stderr, "normbench: measuring the timer, caches and bandwidth...\r");
+
+	res.meta.timer_resolution_ns = nb_timer_resolution_ns();
+	if (nb_measure_caches(&caches) != NB_OK)
+		memset(&caches, 0, sizeof(caches));
+	si = calloc(1, sizeof(*si));
+	if (!si || nb_sysinfo_collect(si, &caches) != NB_OK) {
+		fprintf(stderr, "normbench run: cannot collect the machine description\n");
+		goto restore;
+	}
+	nb_fill_meta(&res.meta, cfg, si, argc, argv);
+	nb_fill_caches(&res, &caches);
+	rs.llc = nb_cache_last_level_bytes(&caches);
+	phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+	if (phys > 0 && nb_group_bytes_max(plan, nplan, rs.llc) > 0.5 * phys) {
+		fprintf(stderr, "normbench run: the sweep needs %.1f GiB at once (one group of "
+			"cells), more than half of this machine's %.1f GiB; use smaller "
+			"--shapes\n", nb_group_bytes_max(plan, nplan, rs.llc) / 1073741824.0,
+			phys / 1073741824.0);
+		goto restore;
+	}
+	if (!nb_run_stop) {
+		st = nb_stream_table(&caches, cfg->sweep.threads, cfg->sweep.nthreads,
+				     cfg->sweep.stream_ms / 1000.0, &rs.bw, &rs.nbw);
+		if (st != NB_OK) {
+			fprintf(stderr, "normbench run: STREAM measurement failed: %s\n",
+				nb_error());
+			goto restore;
+		}
+		nb_fill_stream(&res, rs.bw, rs.nbw);
+	}
+
+	rs.cfg = cfg;
+	rs.res = &res;
+	rs.sw_available = true;
+	nb_rng_seed(&rs.shuffle, cfg->sweep.seed ^ 0x5ca1ab1e5eedull);
+	rs.progress.on = cfg->progress;
+	rs.progress.start_ns = nb_now_ns();
+	rs.progress.cells_total = nplan;
+	rs.progress.total = nb_planned_ms(&cfg->sweep) * (double)nplan;
+	for (size_t b = 0; b < nplan && !nb_run_stop;) {
+		size_t e = b;
+		while (e < nplan && plan[e].group == plan[b].group)
+			e++;
+		st = nb_run_group(&rs, plan, b, e, nplan);
+		if (st == NB_ERR_INTERRUPTED)
+			break;
+		if (st != NB_OK) {
+			nb_progress_clear(&rs.progress);
+			fprintf(stderr, "normbench run: %s\n", nb_error());
+			goto restore;
+		}
+		b = e;
+	}
+	nb_progress_clear(&rs.progress);
+	nb_res_strcpy(res.meta.perf_events, sizeof(res.meta.perf_events),
+		      rs.sw_available ? "available" : rs.sw_reason);
+	res.meta.complete = nb_run_stop ? 0 : 1;
+	res.meta.duration_s = (double)(nb_now_ns() - t_start) / 1e9;
+	{
+		const char *path = res.meta.complete ? cfg->output : cfg->incomplete;
+		st = nb_results_write(path, &res, cfg->force);
+		if (st != NB_OK) {
+			fprintf(stderr, "normbench run: %s\n", nb_error());
+			goto restore;
+		}
+		if (res.meta.complete) {
+			size_t failed = 0;
+			for (size_t i = 0; i < res.ncells; i++)
+				failed += res.cells[i].verified == 0;
+			printf("wrote %s: %zu cells, %zu samples\n", path, res.ncells,
+			       res.nsamples);
+			rc = NB_EXIT_OK;
+			/* the file is kept, but a timed kernel that computes the
+			 * wrong thing fails the run like a verification does */
+			if (failed) {
+				fprintf(stderr, "normbench run: %zu cells FAILED the accuracy "
+					"check (see 'normbench show %s')\n", failed, path);
+				rc = NB_EXIT_VERIFY_FAILED;
+			}
+		} else {
+			fprintf(stderr, "normbench run: interrupted; %zu finished cells kept in "
+				"%s (marked incomplete), nothing written to %s\n", res.ncells,
+				path, cfg->output);
+			rc = NB_EXIT_INTERRUPTED;
+		}
+	}
+restore:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	free(si);
+	free(rs.bw);
+close_counters:
+	nb_counters_close(rs.counters);
+free_plan:
+	free(plan);
+	nb_results_free(&res);
+	return rc;
+}
+
+int nb_cmd_run(int argc, char **argv)
+{
+	struct nb_run_args a;
+	struct nb_run_config *cfg;
+	int opt, rc;
+
+	memset(&a, 0, sizeof(a));
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":o:vh", nb_run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_VARIANTS: a.variants = optarg; break;
+		case OPT_IMPL: a.impl = optarg; break;
+		case OPT_ISA: a.isa = optarg; break;
+		case OPT_ALL_ISA: a.all_isa = true; break;
+		case OPT_DTYPES: a.dtypes = optarg; break;
+		case OPT_SHAPES: a.shapes = optarg; break;
+		case OPT_THREADS: a.threads = optarg; break;
+		case OPT_CACHE: a.cache = optarg; break;
+		case OPT_DIR: a.dir = optarg; break;
+		case OPT_SAMPLES: a.samples = optarg; break;
+		case OPT_MIN_SAMPLE: a.min_sample = optarg; break;
+		case OPT_MAX_SAMPLE: a.max_sample = optarg; break;
+		case OPT_WARMUP: a.warmup = optarg; break;
+		case OPT_STREAM_MS: a.stream_ms = optarg; break;
+		case OPT_EVENTS: a.events = optarg; break;
+		case OPT_SEED: a.seed = optarg; break;
+		case OPT_EPS: a.eps = optarg; break;
+		case OPT_EPS_OUTSIDE: a.eps_outside = true; break;
+		case OPT_PRMS_P: a.prms_p = optarg; break;
+		case OPT_PRMS_ROUND: a.prms_round = optarg; break;
+		case OPT_PRESET:
+			if (a.preset && strcmp(a.preset, optarg) != 0) {
+				fprintf(stderr, "normbench run: --preset %s conflicts with the "
+					"preset '%s' given before\n", optarg, a.preset);
+				return NB_EXIT_ERROR;
+			}
+			a.preset = optarg;
+			break;
+		case OPT_QUICK:
+			if (a.preset && strcmp(a.preset, "quick") != 0) {
+				fprintf(stderr, "normbench run: --quick conflicts with --preset %s\n",
+					a.preset);
+				return NB_EXIT_ERROR;
+			}
+			a.preset = "quick";
+			break;
+		case 'o': a.output = optarg; break;
+		case OPT_FORCE: a.force = true; break;
+		case 'v': a.verbose = true; break;
+		case 'h':
+			nb_run_usage(stdout);
+			return NB_EXIT_OK;
+		case ':':
+			fprintf(stderr, "normbench run: option '%s' needs a value (see normbench "
+				"run --help)\n", argv[optind - 1]);
+			return NB_EXIT_ERROR;
+		default:
+			fprintf(stderr, "normbench run: unknown option '%s' (see normbench run "
+				"--help)\n", argv[optind - 1]);
+			return NB_EXIT_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "normbench run: unexpected argument '%s' (see normbench run "
+			"--help)\n", argv[optind]);
+		return NB_EXIT_ERROR;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "normbench run: out of memory\n");
+		return NB_EXIT_ERROR;
+	}
+	if (nb_run_configure(&a, cfg) != NB_OK) {
+		fprintf(stderr, "normbench run: %s\n", nb_error());
+		rc = NB_EXIT_ERROR;
+	} else {
+		rc = nb_run_execute(cfg, argc, argv);
+	}
+	nb_counters_free_names(cfg->events, cfg->nevents);
+	free(cfg);
+	return rc;
+}
