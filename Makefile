@@ -2,7 +2,8 @@
 #   make            build build/normbench
 #   make check      unit tests (Check) and the layering check
 #   make asan       the tests again under ASan + UBSan (build/asan)
-#   make demo       the main job on defaults
+#   make results    the main job: default sweep, verification, report
+#   make demo       every forward kernel once, checked against ref/
 #   make clean
 # Missing Debian dependencies are installed (or the command printed) first.
 
@@ -53,7 +54,7 @@ GIT_DIRTY := $(shell git diff --quiet HEAD 2>/dev/null && echo 0 || echo 1)
 VERSION_DEFS := -DNB_GIT_REV='"$(GIT_REV)"' -DNB_GIT_DIRTY=$(GIT_DIRTY) \
 	-DNB_CFLAGS='"$(OPT) -ffp-contract=off -fopenmp"'
 
-.PHONY: all check asan clean demo layering
+.PHONY: all check asan clean demo layering results
 all: $(BIN)
 
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c $(BUILD)/config.mk
@@ -106,6 +107,10 @@ asan:
 
 demo: $(BIN)
 	$(BIN) demo
+
+# the main job: default sweep + verification + report (README, first command)
+results: $(BIN)
+	scripts/main-job.sh $(BIN) $(OUT)
 
 clean:
 	rm -rf build
