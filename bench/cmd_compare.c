@@ -1,0 +1,235 @@
+/* `normbench compare BASE.h5 NEW.h5`: the CI regression gate (SPEC §7) — the
+ * options, the files, the table on stdout, --md/--json, and the exit status
+ * (0 no regression, 1 error, 2 verification failed in NEW, 3 regression). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/nb_commands.h"
+#include "bench/nb_compare.h"
+#include "bench/nb_sweep.h"
+
+enum {
+	OPT_ALPHA = 256, OPT_MIN_EFFECT, OPT_SEED, OPT_RESAMPLES, OPT_MD, OPT_JSON, OPT_FORCE,
+	OPT_EXACT, OPT_BASE, OPT_NEW, OPT_ALL_SAMPLES, OPT_INJECT, OPT_RUNS,
+};
+
+static const struct option nb_compare_options[] = {
+	{ "alpha", required_argument, NULL, OPT_ALPHA },
+	{ "min-effect", required_argument, NULL, OPT_MIN_EFFECT },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "resamples", required_argument, NULL, OPT_RESAMPLES },
+	{ "md", required_argument, NULL, OPT_MD },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "exact", no_argument, NULL, OPT_EXACT },
+	{ "all-samples", no_argument, NULL, OPT_ALL_SAMPLES },
+	{ "runs", required_argument, NULL, OPT_RUNS },
+	{ "inject-slowdown", required_argument, NULL, OPT_INJECT },
+	{ "base", required_argument, NULL, OPT_BASE },
+	{ "new", required_argument, NULL, OPT_NEW },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void nb_compare_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: normbench compare [OPTIONS] BASE.h5 NEW.h5\n"
+		"       normbench compare [OPTIONS] --base B1.h5 --base B2.h5 ... --new N1.h5 ...\n"
+		"The regression gate: matches the cells of two results files of 'normbench run'\n"
+		"and calls a cell REGRESSED only when the slowdown is significant on the raw\n"
+		"samples (one-sided Mann-Whitney U, p <= alpha) AND the whole bootstrap interval\n"
+		"(level 1 - 2 alpha) of median(NEW)/median(BASE) lies above 1 + min-effect.\n"
+		"Improvements are judged the same way (below 1/(1 + min-effect)). Several files\n"
+		"per side (rounds of an interleaved CI job) have their samples pooled per cell.\n\n"
+		"  --alpha A         level of the rank test (default %g)\n"
+		"  --min-effect E    smallest slowdown that fails, 0.05 = 5%% (default %g)\n"
+		"  --seed N          bootstrap seed (default %d)\n"
+		"  --resamples N     bootstrap resamples (default %zu)\n"
+		"  --md FILE         also write the report as Markdown (a PR comment; '-' stdout)\n"
+		"  --json FILE       also write the report as JSON ('-' stdout)\n"
+		"  --force           compare files whose machine keys differ\n"
+		"  --exact           match cells by kernel name only (by default a cell whose\n"
+		"                    best kernel changed, e.g. another ISA, pairs with its\n"
+		"                    counterpart of the same variant/dtype/shape/threads/cache)\n"
+		"  --all-samples     also judge samples during which the process was switched\n"
+		"                    out or migrated (by default they are left out when every\n"
+		"                    run of both sides keeps >= %zu clean samples of the cell)\n"
+		"  --inject-slowdown S  calibration: multiply every NEW sample by 1 + S (0.1 =\n"
+		"                    a 10%% slowdown) to see what this machine's noise lets\n"
+		"                    the gate catch (scripts/gate-aa.sh)\n"
+		"  --runs MODE       several files a side: 'pooled' (default) judges all their\n"
+		"                    samples, the interval bootstrapped by run, so run-to-run\n"
+		"                    noise widens it; 'best' judges only each side's fastest\n"
+		"                    run (more power, more false alarms on a noisy machine)\n"
+		"  --base FILE       a BASE file (repeatable; the first positional is one too)\n"
+		"  --new FILE        a NEW file (repeatable; the second positional is one too)\n"
+		"  -q, --quiet       no table: only the summary, failures and the result line\n"
+		"  -h, --help\n\n"
+		"Exit status: 0 no regression; 1 tool or input error (missing, damaged or\n"
+		"foreign file, bad option, different machines without --force, no cell in\n"
+		"common); 2 NEW records a verification failure (a cell's accuracy check failed\n"
+		"or its error grew beyond the derived bound, or a /verify row fails) - this\n"
+		"wins over 3, since timings of wrong results mean nothing; 3 performance\n"
+		"regression. Cells present in one file only are listed, never dropped.\n",
+		NB_COMPARE_ALPHA, NB_COMPARE_MIN_EFFECT, NB_COMPARE_SEED, NB_COMPARE_RESAMPLES,
+		NB_COMPARE_MIN_CLEAN);
+}
+
+/* Writes the report with fn to path ("-": stdout). */
+static int nb_write_report(const char *path, const char *what,
+			   void (*fn)(const struct nb_compare_report *, FILE *),
+			   const struct nb_compare_report *rep)
+{
+	FILE *f;
+	int bad;
+
+	if (strcmp(path, "-") == 0) {
+		fn(rep, stdout);
+		return fflush(stdout) == 0 ? 0 : -1;
+	}
+	if (nb_results_make_parent_dirs(path) != NB_OK) {
+		fprintf(stderr, "normbench compare: %s: %s\n", what, nb_error());
+		return -1;
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	fn(rep, f);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		fprintf(stderr, "normbench compare: could not write %s %s\n", what, path);
+		return -1;
+	}
+	return 0;
+}
+
+static int nb_push(const char ***list, size_t *n, const char *path)
+{
+	const char **p = realloc(*list, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return -1;
+	p[(*n)++] = path;
+	*list = p;
+	return 0;
+}
+
+int nb_cmd_compare(int argc, char **argv)
+{
+	struct nb_compare_opts o;
+	struct nb_compare_report rep;
+	const char **base = NULL, **cand = NULL;
+	const char *md = NULL, *json = NULL;
+	size_t nbase = 0, ncand = 0;
+	bool quiet = false;
+	enum nb_status st;
+	int rc = NB_EXIT_ERROR, c;
+	long lv;
+	uint64_t u;
+
+	nb_compare_opts_default(&o);
+	nb_compare_report_init(&rep);
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "qh", nb_compare_options, NULL)) != -1) {
+		st = NB_OK;
+		switch (c) {
+		case OPT_ALPHA:
+			st = nb_parse_double(optarg, 0, 0.5, "--alpha", &o.alpha);
+			break;
+		case OPT_MIN_EFFECT:
+			st = nb_parse_double(optarg, 0, 10, "--min-effect", &o.min_effect);
+			break;
+		case OPT_SEED:
+			st = nb_parse_u64(optarg, "--seed", &u);
+			o.seed = u;
+			break;
+		case OPT_RESAMPLES:
+			st = nb_parse_int(optarg, 100, 1000000, "--resamples", &lv);
+			o.resamples = (size_t)lv;
+			break;
+		case OPT_MD: md = optarg; break;
+		case OPT_JSON: json = optarg; break;
+		case OPT_FORCE: o.force = true; break;
+		case OPT_EXACT: o.exact = true; break;
+		case OPT_ALL_SAMPLES: o.all_samples = true; break;
+		case OPT_RUNS:
+			if (strcmp(optarg, "best") == 0)
+				o.runs = NB_RUNS_BEST;
+			else if (strcmp(optarg, "pooled") == 0)
+				o.runs = NB_RUNS_POOLED;
+			else
+				st = nb_fail(NB_ERR_INVALID, "--runs: '%s' is neither best nor "
+					     "pooled", optarg);
+			break;
+		case OPT_INJECT:
+			st = nb_parse_double(optarg, -0.99, 100, "--inject-slowdown", &o.inject);
+			break;
+		case OPT_BASE:
+		case OPT_NEW:
+			if (nb_push(c == OPT_BASE ? &base : &cand, c == OPT_BASE ? &nbase : &ncand,
+				    optarg) != 0) {
+				fprintf(stderr, "normbench compare: out of memory\n");
+				goto free_lists;
+			}
+			break;
+		case 'q': quiet = true; break;
+		case 'h':
+			nb_compare_usage(stdout);
+			rc = NB_EXIT_OK;
+			goto free_lists;
+		default:
+			nb_compare_usage(stderr);
+			goto free_lists;
+		}
+		if (st != NB_OK) {
+			fprintf(stderr, "normbench compare: %s\n", nb_error());
+			goto free_lists;
+		}
+	}
+	if (argc - optind > 2) {
+		fprintf(stderr, "normbench compare: too many files: give BASE.h5 NEW.h5 (more "
+			"per side with --base/--new)\n");
+		goto free_lists;
+	}
+	if ((optind < argc && nb_push(&base, &nbase, argv[optind]) != 0) ||
+	    (optind + 1 < argc && nb_push(&cand, &ncand, argv[optind + 1]) != 0)) {
+		fprintf(stderr, "normbench compare: out of memory\n");
+		goto free_lists;
+	}
+	if (nbase == 0 || ncand == 0) {
+		fprintf(stderr, "normbench compare: need a BASE and a NEW results file\n");
+		nb_compare_usage(stderr);
+		goto free_lists;
+	}
+	if (nb_compare_opts_check(&o) != NB_OK) {
+		fprintf(stderr, "normbench compare: %s\n", nb_error());
+		goto free_lists;
+	}
+
+	st = nb_compare_files(base, nbase, cand, ncand, &o, &rep);
+	if (st != NB_OK) {
+		fprintf(stderr, "normbench compare: %s\n", nb_error());
+		goto free_report;
+	}
+	nb_compare_print_text(&rep, !quiet, stdout);
+	rc = rep.exit_code;
+	if (md && nb_write_report(md, "Markdown", nb_compare_write_md, &rep) != 0)
+		rc = NB_EXIT_ERROR;
+	if (json && nb_write_report(json, "JSON", nb_compare_write_json, &rep) != 0)
+		rc = NB_EXIT_ERROR;
+	if (fflush(stdout) != 0)
+		rc = NB_EXIT_ERROR;
+free_report:
+	nb_compare_report_free(&rep);
+free_lists:
+	free(cand);
+	free(base);
+	return rc;
+}
