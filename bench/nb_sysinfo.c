@@ -210,9 +210,12 @@ void nb_machine_key(const struct nb_sysinfo *si, char out[17])
 
 	h = nb_fnv1a(h, si->cpu_model, strlen(si->cpu_model) + 1);
 	h = nb_fnv1a(h, si->cpu_flags, strlen(si->cpu_flags) + 1);
+	/* the OS-reported L1d/L2 sizes, not the measured ones: the pointer
+	 * chase found L2 at 789 KiB in one run and 2233 KiB minutes later on
+	 * this VM, which made every other comparison refuse its files */
 	n = snprintf(buf, sizeof(buf), "cores=%d l1d=%llu l2=%llu virt=%d", si->cores,
-		     nb_round_pow2_kib(si->caches.measured_l1d),
-		     nb_round_pow2_kib(si->caches.measured_l2), si->virtualized ? 1 : 0);
+		     nb_round_pow2_kib(si->caches.os_l1d),
+		     nb_round_pow2_kib(si->caches.os_l2), si->virtualized ? 1 : 0);
 	h = nb_fnv1a(h, buf, (size_t)n);
 	snprintf(out, 17, "%016llx", h);
 }

@@ -189,18 +189,19 @@ START_TEST(test_sysinfo_and_machine_key)
 	snprintf(other.kernel, sizeof(other.kernel), "Linux 9.9");
 	snprintf(other.utc_time, sizeof(other.utc_time), "2000-01-01T00:00:00Z");
 	other.caches.measured_l3 = 10878656;
-	/* ... and a quarter-octave wobble of the measured L2 (0.92 -> 1.09 MiB
-	 * both round to 1 MiB) */
-	other.caches.measured_l2 = 1143424;
+	/* ... and every measured size: the pointer chase found L2 at 789 KiB
+	 * and at 2233 KiB minutes apart on this VM */
+	other.caches.measured_l2 = 2233 << 10;
+	other.caches.measured_l1d = 2 * 42432;
 	nb_machine_key(&other, key);
 	ck_assert_str_eq(key, si.machine_key);
-	/* but not the CPU, the core count or an L1 that is a different size */
+	/* but not the CPU, the core count or an L1d the OS reports at another size */
 	other = si;
 	other.cores = si.cores + 1;
 	nb_machine_key(&other, key);
 	ck_assert_str_ne(key, si.machine_key);
 	other = si;
-	other.caches.measured_l1d = 2 * 42432;
+	other.caches.os_l1d = 2 * (si.caches.os_l1d ? si.caches.os_l1d : 32768);
 	nb_machine_key(&other, key);
 	ck_assert_str_ne(key, si.machine_key);
 	other = si;
