@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench/nb_block.h"
 #include "bench/nb_commands.h"
 #include "bench/nb_counters.h"
 #include "bench/nb_results.h"
@@ -44,6 +45,7 @@ enum {
 	OPT_THREADS, OPT_CACHE, OPT_DIR, OPT_SAMPLES, OPT_MIN_SAMPLE, OPT_MAX_SAMPLE,
 	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
 	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
+	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN,
 };
 
 static const struct option nb_run_options[] = {
@@ -71,6 +73,10 @@ static const struct option nb_run_options[] = {
 	{ "quick", no_argument, NULL, OPT_QUICK },
 	{ "output", required_argument, NULL, 'o' },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "suite", required_argument, NULL, OPT_SUITE },
+	{ "block-d", required_argument, NULL, OPT_BLOCK_D },
+	{ "block-seq", required_argument, NULL, OPT_BLOCK_SEQ },
+	{ "block-ffn", required_argument, NULL, OPT_BLOCK_FFN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -93,6 +99,11 @@ static void nb_run_usage(FILE *out)
 		"  --threads LIST        thread counts, each 1..CPUs\n"
 		"  --cache LIST          hot, cold (cold: rotating buffers beyond the last cache)\n"
 		"  --dir LIST            fwd, bwd\n"
+		"  --suite LIST          kernel, block, normproj, all (default: kernel plus a\n"
+		"                        reduced block suite; --suite block alone: the full one)\n"
+		"  --block-d LIST        block suite: model widths (e.g. 1024,2048,4096)\n"
+		"  --block-seq LIST      block suite: tokens per forward pass (e.g. 1,16,128,512)\n"
+		"  --block-ffn KIND      block suite: swiglu (default) or gelu\n"
 		"how to measure:\n"
 		"  --samples N           raw samples per cell (>= %d; default 20, quick 10)\n"
 		"  --min-sample-ms MS    calibrate one sample to last at least MS (default 5)\n"
@@ -127,6 +138,7 @@ struct nb_run_args {
 	const char *variants, *impl, *isa, *dtypes, *shapes, *threads, *cache, *dir;
 	const char *samples, *min_sample, *max_sample, *warmup, *stream_ms, *events;
 	const char *seed, *eps, *prms_p, *prms_round, *output;
+	const char *suite, *block_d, *block_seq, *block_ffn;
 	bool all_isa, eps_outside, force, verbose;
 };
 
@@ -139,6 +151,8 @@ struct nb_run_config {
 	char **events;
 	size_t nevents;
 	int cores;
+	bool suite_kernel;               /* the kernel cells of the sweep */
+	struct nb_block_config block;    /* block and normproj cells (bench/nb_block.h) */
 };
 
 static int nb_run_cores(void)
@@ -183,6 +197,69 @@ static enum nb_status nb_add_sde_events(struct nb_run_config *cfg)
 			return nb_fail(NB_ERR_NOMEM, "no memory for the event list");
 		cfg->nevents++;
 	}
+	return NB_OK;
+}
+
+/* --suite and the block options: which suites run and the block sizes
+ * (bench/nb_block.h presets: the default sweep carries a reduced block
+ * suite, --quick a tiny one, --suite block alone the full one). */
+static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
+					      struct nb_run_config *cfg)
+{
+	bool kernel_axes = a->variants || a->impl || a->dtypes || a->shapes || a->cache ||
+			   a->dir || a->all_isa;
+	bool block_opts = a->block_d || a->block_seq || a->block_ffn;
+	/* without --suite: the kernel cells, plus the block suite unless the
+	 * command line picked kernel cells only (kernel axes, no block option) */
+	bool kernel = true, block = !kernel_axes || block_opts, normproj = block;
+	enum nb_status st;
+
+	if (a->suite) {
+		const char *p = a->suite;
+		kernel = block = normproj = false;
+		while (*p) {
+			size_t len = strcspn(p, ",");
+			if (len == 3 && strncmp(p, "all", 3) == 0)
+				kernel = block = normproj = true;
+			else if (len == 6 && strncmp(p, "kernel", 6) == 0)
+				kernel = true;
+			else if (len == 5 && strncmp(p, "block", 5) == 0)
+				block = normproj = true;
+			else if (len == 8 && strncmp(p, "normproj", 8) == 0)
+				normproj = true;
+			else
+				return nb_fail(NB_ERR_INVALID, "--suite: unknown suite '%.*s' (kernel, "
+					       "block, normproj, all)", (int)len, p);
+			p += len;
+			if (*p == ',' && !*++p)
+				return nb_fail(NB_ERR_INVALID, "--suite: trailing comma");
+		}
+		if (!kernel && kernel_axes)
+			return nb_fail(NB_ERR_INVALID, "--variants, --impl, --dtypes, --shapes, "
+				       "--cache, --dir and --all-isa choose kernel cells: add "
+				       "'kernel' to --suite");
+		if (!block && block_opts)
+			return nb_fail(NB_ERR_INVALID, "--block-d, --block-seq and --block-ffn "
+				       "need 'block' in --suite");
+		if (block && a->eps_outside)
+			return nb_fail(NB_ERR_INVALID, "--eps-outside: the block suite's models "
+				       "put eps inside the root");
+	}
+	/* the default sweep under --eps-outside keeps normproj (its kernels
+	 * follow the convention) and drops the layer cells */
+	block = block && !a->eps_outside;
+	nb_block_preset(nb_block_level_for(a->preset, !kernel), &cfg->block);
+	cfg->suite_kernel = kernel;
+	cfg->block.layer = block;
+	cfg->block.normproj = normproj;
+	cfg->block.seed = cfg->sweep.seed;
+	cfg->block.eps = cfg->sweep.conv.eps;
+	if (a->block_d && (st = nb_block_parse_d(a->block_d, &cfg->block)) != NB_OK)
+		return st;
+	if (a->block_seq && (st = nb_block_parse_seq(a->block_seq, &cfg->block)) != NB_OK)
+		return st;
+	if (a->block_ffn && (st = nb_block_parse_ffn(a->block_ffn, &cfg->block)) != NB_OK)
+		return st;
 	return NB_OK;
 }
 
@@ -306,6 +383,8 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 	nb_incomplete_name(cfg->output, cfg->incomplete, sizeof(cfg->incomplete));
 	cfg->force = a->force;
 	cfg->verbose = a->verbose;
+	if ((st = nb_run_configure_suites(a, cfg)) != NB_OK)
+		return st;
 	if (!cfg->force) {
 		if (access(cfg->output, F_OK) == 0)
 			return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)",
@@ -372,6 +451,10 @@ struct nb_cell_run {
 	long long *counter_sum;     /* per event */
 	bool failed;
 	char note[NB_RES_TEXT];
+	/* a block cell: the timed call is fn(ctx) instead of the kernel */
+	enum nb_status (*fn)(void *ctx);
+	void *ctx;
+	char label[NB_RES_NAME];
 };
 
 static void nb_cell_free(struct nb_cell_run *c)
@@ -443,6 +526,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 	memset(c, 0, sizeof(*c));
 	c->plan = pc;
 	c->k = k;
+	snprintf(c->label, sizeof(c->label), "kernel %s", k->name);
 	c->nsets = nb_pool_sets(pc, set_bytes, llc);
 	c->sets = calloc(c->nsets, sizeof(*c->sets));
 	c->probs = calloc(c->nsets, sizeof(*c->probs));
@@ -555,7 +639,8 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 
 static inline enum nb_status nb_cell_call(struct nb_cell_run *c)
 {
-	enum nb_status st = nb_kernel_run(c->k, &c->probs[c->next], c->workspace);
+	enum nb_status st = c->fn ? c->fn(c->ctx)
+		: nb_kernel_run(c->k, &c->probs[c->next], c->workspace);
 
 	if (++c->next == c->nsets)
 		c->next = 0;
@@ -777,7 +862,7 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 				c->counter_sum[e] += vals[e];
 	}
 	if (st != NB_OK)
-		return nb_fail(NB_ERR_INVALID, "kernel %s failed: %s", c->k->name, nb_error());
+		return nb_fail(NB_ERR_INVALID, "%s failed: %s", c->label, nb_error());
 	c->seconds[i] = (double)(t1 - t0) / 1e9 / (double)c->iterations;
 	c->rounds[i] = round;
 	if (sw->available) {
@@ -791,31 +876,14 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 	return NB_OK;
 }
 
-static void nb_fill_row(struct nb_run_state *rs, struct nb_cell_run *c,
-			struct nb_cell_row *row, uint64_t seed)
+/* The statistics of c's raw samples, its throughput against the roofline
+ * and its SDE counts into row (kernel and block cells alike). */
+static void nb_fill_stats(struct nb_run_state *rs, struct nb_cell_run *c,
+			  struct nb_cell_row *row, uint64_t seed)
 {
 	const struct nb_planned_cell *pc = c->plan;
-	const struct nb_kernel *k = c->k;
 	struct nb_summary sum;
-	struct nb_run_check chk;
 
-	memset(row, 0, sizeof(*row));
-	nb_res_strcpy(row->suite, sizeof(row->suite), "kernel");
-	nb_res_strcpy(row->variant, sizeof(row->variant), nb_variant_name(k->variant));
-	nb_res_strcpy(row->impl, sizeof(row->impl), k->name);
-	nb_res_strcpy(row->isa, sizeof(row->isa), nb_isa_name(k->isa));
-	nb_res_strcpy(row->dtype, sizeof(row->dtype), nb_dtype_traits[k->dtype].name);
-	nb_res_strcpy(row->acc, sizeof(row->acc), nb_dtype_traits[k->acc].name);
-	nb_res_strcpy(row->dir, sizeof(row->dir), nb_direction_name(k->dir));
-	nb_res_strcpy(row->algo, sizeof(row->algo), k->algo);
-	nb_res_strcpy(row->cache, sizeof(row->cache), nb_cache_state_name(pc->cache));
-	row->rows = pc->shape.rows;
-	row->d = pc->shape.d;
-	row->n = c->probs[0].n;
-	row->k = c->probs[0].k;
-	row->m = pc->m;
-	row->threads = pc->threads;
-	row->group = pc->group;
 	row->samples = (uint32_t)c->nsamples;
 	row->iterations = c->iterations;
 	if (nb_summarize(c->seconds, c->nsamples, seed, &sum) != NB_OK)
@@ -846,6 +914,33 @@ static void nb_fill_row(struct nb_run_state *rs, struct nb_cell_run *c,
 		else
 			row->sde_bytes = v;
 	}
+}
+
+static void nb_fill_row(struct nb_run_state *rs, struct nb_cell_run *c,
+			struct nb_cell_row *row, uint64_t seed)
+{
+	const struct nb_planned_cell *pc = c->plan;
+	const struct nb_kernel *k = c->k;
+	struct nb_run_check chk;
+
+	memset(row, 0, sizeof(*row));
+	nb_res_strcpy(row->suite, sizeof(row->suite), pc->suite ? pc->suite : "kernel");
+	nb_res_strcpy(row->variant, sizeof(row->variant), nb_variant_name(k->variant));
+	nb_res_strcpy(row->impl, sizeof(row->impl), k->name);
+	nb_res_strcpy(row->isa, sizeof(row->isa), nb_isa_name(k->isa));
+	nb_res_strcpy(row->dtype, sizeof(row->dtype), nb_dtype_traits[k->dtype].name);
+	nb_res_strcpy(row->acc, sizeof(row->acc), nb_dtype_traits[k->acc].name);
+	nb_res_strcpy(row->dir, sizeof(row->dir), nb_direction_name(k->dir));
+	nb_res_strcpy(row->algo, sizeof(row->algo), k->algo);
+	nb_res_strcpy(row->cache, sizeof(row->cache), nb_cache_state_name(pc->cache));
+	row->rows = pc->shape.rows;
+	row->d = pc->shape.d;
+	row->n = c->probs[0].n;
+	row->k = c->probs[0].k;
+	row->m = pc->m;
+	row->threads = pc->threads;
+	row->group = pc->group;
+	nb_fill_stats(rs, c, row, seed);
 	/* after timing, once: the outputs of pool set 0 (deterministic: every
 	 * call on it wrote the same values) against ref/ */
 	nb_run_check(k, &c->probs[0], &chk);
@@ -863,6 +958,90 @@ static void nb_verbose_cell(const struct nb_cell_row *row, size_t index, size_t 
 		row->cache, row->median_s, row->gbps, row->fraction * 100, row->limit_gbps,
 		row->verified == 1 ? "verified" : row->verified == 0 ? "VERIFY FAILED"
 		: "not verified", row->unstable ? ", unstable" : "");
+}
+
+/* Warm-up and calibration of the live cells (order[0 .. live)), then
+ * s->samples rounds, each in a fresh shuffled order: the protocol of every
+ * group, kernel and block alike. NB_ERR_INTERRUPTED when stopped. */
+static enum nb_status nb_measure_group(struct nb_run_state *rs, struct nb_cell_run *cells,
+				       size_t *order, size_t live, struct nb_swevents *sw)
+{
+	const struct nb_sweep *s = &rs->cfg->sweep;
+	enum nb_status st;
+
+	for (size_t j = 0; j < live && !nb_run_stop; j++) {
+		struct nb_cell_run *c = &cells[order[j]];
+		if ((st = nb_cell_warmup(c, s->warmup_ms)) != NB_OK ||
+		    (st = nb_cell_calibrate(c, s)) != NB_OK)
+			return nb_fail(st, "%s failed: %s", c->label, nb_error());
+		rs->progress.done += s->warmup_ms + 2 * s->min_sample_ms;
+		nb_progress_draw(&rs->progress, false);
+	}
+	for (int r = 0; r < s->samples && !nb_run_stop; r++) {
+		/* a fresh shuffled order every round: drift on a shared machine
+		 * then spreads over all cells instead of biasing one */
+		for (size_t j = live; j > 1; j--) {
+			size_t q = (size_t)nb_rng_below(&rs->shuffle, j);
+			size_t tmp = order[j - 1];
+			order[j - 1] = order[q];
+			order[q] = tmp;
+		}
+		for (size_t j = 0; j < live && !nb_run_stop; j++) {
+			st = nb_take_sample(rs, &cells[order[j]], sw, (uint32_t)r);
+			if (st != NB_OK)
+				return st;
+			rs->progress.done += s->min_sample_ms;
+			nb_progress_draw(&rs->progress, false);
+		}
+	}
+	return nb_run_stop ? NB_ERR_INTERRUPTED : NB_OK;
+}
+
+/* Appends a measured cell whose row is filled: its raw samples, counters
+ * and the row itself (first_sample set here). */
+static enum nb_status nb_emit_cell(struct nb_run_state *rs, struct nb_cell_run *c,
+				   struct nb_cell_row *row, size_t total)
+{
+	size_t cell_index = rs->res->ncells;
+	enum nb_status st = NB_OK;
+
+	row->first_sample = rs->res->nsamples;
+	for (size_t j = 0; j < c->nsamples && st == NB_OK; j++) {
+		struct nb_sample_row sr = {
+			.cell = cell_index, .round = c->rounds[j],
+			.seconds = c->seconds[j], .iterations = c->iterations,
+			.ctx_switches = c->sw[j][0], .migrations = c->sw[j][1],
+			.page_faults = c->sw[j][2],
+		};
+		st = nb_results_add_sample(rs->res, &sr);
+	}
+	for (size_t e = 0; e < rs->cfg->nevents && rs->counters && st == NB_OK; e++) {
+		struct nb_counter_row cr;
+		memset(&cr, 0, sizeof(cr));
+		cr.cell = cell_index;
+		nb_res_strcpy(cr.event, sizeof(cr.event), nb_counters_name(rs->counters, e));
+		cr.available = nb_counters_available(rs->counters, e) ? 1 : 0;
+		cr.value = cr.available ? c->counter_sum[e] : 0;
+		nb_res_strcpy(cr.reason, sizeof(cr.reason), nb_counters_reason(rs->counters, e));
+		st = nb_results_add_counter(rs->res, &cr);
+	}
+	if (st == NB_OK)
+		st = nb_results_add_cell(rs->res, row);
+	if (st != NB_OK)
+		return st;
+	rs->progress.cells_done++;
+	if (rs->cfg->verbose)
+		nb_verbose_cell(row, rs->progress.cells_done - 1, total);
+	return NB_OK;
+}
+
+static void nb_open_swevents(struct nb_run_state *rs, struct nb_swevents *sw, int threads)
+{
+	if (nb_swevents_open(sw, threads) == NB_OK) {
+		rs->sw_available = sw->available;
+		if (!sw->available)
+			nb_res_strcpy(rs->sw_reason, sizeof(rs->sw_reason), sw->reason);
+	}
 }
 
 /* Measures the cells [begin, end) of one group interleaved; appends their
@@ -901,87 +1080,102 @@ static enum nb_status nb_run_group(struct nb_run_state *rs, const struct nb_plan
 		}
 		order[live++] = i;
 	}
-	if (nb_swevents_open(&sw, plan[begin].threads) == NB_OK) {
-		rs->sw_available = sw.available;
-		if (!sw.available)
-			nb_res_strcpy(rs->sw_reason, sizeof(rs->sw_reason), sw.reason);
-	}
-	for (size_t j = 0; j < live && !nb_run_stop; j++) {
-		struct nb_cell_run *c = &cells[order[j]];
-		if ((st = nb_cell_warmup(c, s->warmup_ms)) != NB_OK ||
-		    (st = nb_cell_calibrate(c, s)) != NB_OK) {
-			st = nb_fail(st, "kernel %s failed: %s", c->k->name, nb_error());
-			goto close_sw;
-		}
-		rs->progress.done += s->warmup_ms + 2 * s->min_sample_ms;
-		nb_progress_draw(&rs->progress, false);
-	}
-	for (int r = 0; r < s->samples && !nb_run_stop; r++) {
-		/* a fresh shuffled order every round: drift on a shared machine
-		 * then spreads over all cells instead of biasing one */
-		for (size_t j = live; j > 1; j--) {
-			size_t q = (size_t)nb_rng_below(&rs->shuffle, j);
-			size_t tmp = order[j - 1];
-			order[j - 1] = order[q];
-			order[q] = tmp;
-		}
-		for (size_t j = 0; j < live && !nb_run_stop; j++) {
-			st = nb_take_sample(rs, &cells[order[j]], &sw, (uint32_t)r);
-			if (st != NB_OK)
-				goto close_sw;
-			rs->progress.done += s->min_sample_ms;
-			nb_progress_draw(&rs->progress, false);
-		}
-	}
-	if (nb_run_stop) {
-		st = NB_ERR_INTERRUPTED;
-		goto close_sw;
-	}
-	for (size_t i = 0; i < nc; i++) {
-		struct nb_cell_run *c = &cells[i];
+	nb_open_swevents(rs, &sw, plan[begin].threads);
+	st = nb_measure_group(rs, cells, order, live, &sw);
+	for (size_t i = 0; i < nc && st == NB_OK; i++) {
 		struct nb_cell_row row;
-		size_t cell_index = rs->res->ncells;
 
-		if (c->failed)
+		if (cells[i].failed)
 			continue;
-		nb_fill_row(rs, c, &row, s->seed ^ (uint64_t)cell_index);
-		row.first_sample = rs->res->nsamples;
-		for (size_t j = 0; j < c->nsamples && st == NB_OK; j++) {
-			struct nb_sample_row sr = {
-				.cell = cell_index, .round = c->rounds[j],
-				.seconds = c->seconds[j], .iterations = c->iterations,
-				.ctx_switches = c->sw[j][0], .migrations = c->sw[j][1],
-				.page_faults = c->sw[j][2],
-			};
-			st = nb_results_add_sample(rs->res, &sr);
-		}
-		for (size_t e = 0; e < rs->cfg->nevents && rs->counters && st == NB_OK; e++) {
-			struct nb_counter_row cr;
-			memset(&cr, 0, sizeof(cr));
-			cr.cell = cell_index;
-			nb_res_strcpy(cr.event, sizeof(cr.event),
-				      nb_counters_name(rs->counters, e));
-			cr.available = nb_counters_available(rs->counters, e) ? 1 : 0;
-			cr.value = cr.available ? c->counter_sum[e] : 0;
-			nb_res_strcpy(cr.reason, sizeof(cr.reason),
-				      nb_counters_reason(rs->counters, e));
-			st = nb_results_add_counter(rs->res, &cr);
-		}
-		if (st == NB_OK)
-			st = nb_results_add_cell(rs->res, &row);
-		if (st != NB_OK)
-			goto close_sw;
-		rs->progress.cells_done++;
-		if (rs->cfg->verbose)
-			nb_verbose_cell(&row, rs->progress.cells_done - 1, total);
+		nb_fill_row(rs, &cells[i], &row, s->seed ^ (uint64_t)rs->res->ncells);
+		st = nb_emit_cell(rs, &cells[i], &row, total);
 	}
-close_sw:
 	nb_swevents_close(&sw);
 free_cells:
 	for (size_t i = 0; i < nc; i++)
 		nb_cell_free(&cells[i]);
 free_arrays:
 	free(cells);
+	free(order);
+	return st;
+}
+
+/*
+ * The block cells [begin, end) of one group (bench/nb_block.h), measured by
+ * the same protocol: each cell's timed call is one transformer layer. After
+ * the rounds each cell is checked once against the Pre-LN model.
+ */
+static enum nb_status nb_run_block_group(struct nb_run_state *rs, struct nb_block_session *bs,
+					 const struct nb_block_cell *plan, size_t begin,
+					 size_t end, size_t total)
+{
+	const struct nb_sweep *s = &rs->cfg->sweep;
+	size_t nc = end - begin;
+	struct nb_cell_run *cells = calloc(nc, sizeof(*cells));
+	struct nb_planned_cell *pcs = calloc(nc, sizeof(*pcs));
+	struct nb_block_run **runs = calloc(nc, sizeof(*runs));
+	size_t *order = calloc(nc, sizeof(*order));
+	struct nb_swevents sw;
+	enum nb_status st = NB_OK;
+
+	memset(&sw, 0, sizeof(sw));
+	if (!cells || !pcs || !runs || !order) {
+		st = nb_fail(NB_ERR_NOMEM, "no memory for a group of block cells");
+		goto free_arrays;
+	}
+	for (size_t i = 0; i < nc && st == NB_OK; i++) {
+		const struct nb_block_cell *bc = &plan[begin + i];
+		struct nb_cell_run *c = &cells[i];
+
+		st = nb_block_run_setup(bs, bc, &runs[i]);
+		if (st != NB_OK) {
+			st = nb_fail(st, "block %s d=%zu seq=%zu: %s", nb_block_arr_name(bc->arr),
+				     bc->d, bc->seq, nb_error());
+			break;
+		}
+		pcs[i] = (struct nb_planned_cell){ .shape = { bc->seq, bc->d },
+						   .threads = bc->threads,
+						   .cache = NB_CACHE_HOT, .group = bc->group,
+						   .suite = "block" };
+		c->plan = &pcs[i];
+		c->fn = nb_block_run_call;
+		c->ctx = runs[i];
+		snprintf(c->label, sizeof(c->label), "block %s d=%zu seq=%zu",
+			 nb_block_arr_name(bc->arr), bc->d, bc->seq);
+		c->cost = nb_block_run_cost(runs[i]);
+		c->working_set = c->cost.bytes;
+		c->seconds = calloc((size_t)s->samples, sizeof(double));
+		c->rounds = calloc((size_t)s->samples, sizeof(uint32_t));
+		c->sw = calloc((size_t)s->samples, sizeof(*c->sw));
+		c->counter_sum = calloc(rs->cfg->nevents ? rs->cfg->nevents : 1,
+					sizeof(long long));
+		if (!c->seconds || !c->rounds || !c->sw || !c->counter_sum)
+			st = nb_fail(NB_ERR_NOMEM, "no memory for cell bookkeeping");
+		order[i] = i;
+	}
+	if (st != NB_OK)
+		goto free_cells;
+	nb_open_swevents(rs, &sw, plan[begin].threads);
+	st = nb_measure_group(rs, cells, order, nc, &sw);
+	for (size_t i = 0; i < nc && st == NB_OK; i++) {
+		struct nb_cell_row row;
+
+		memset(&row, 0, sizeof(row));
+		/* a check that cannot run leaves verified = -1 and says why */
+		(void)nb_block_run_finish(bs, runs[i], &row);
+		nb_fill_stats(rs, &cells[i], &row, s->seed ^ (uint64_t)rs->res->ncells);
+		st = nb_emit_cell(rs, &cells[i], &row, total);
+	}
+	nb_swevents_close(&sw);
+free_cells:
+	for (size_t i = 0; i < nc; i++) {
+		nb_block_run_free(runs[i]);
+		nb_cell_free(&cells[i]);
+	}
+free_arrays:
+	free(cells);
+	free(pcs);
+	free(runs);
 	free(order);
 	return st;
 }
@@ -1135,10 +1329,42 @@ static double nb_group_bytes_max(const struct nb_planned_cell *plan, size_t n, s
 	return best;
 }
 
+/* The normproj cells join the kernel plan (they are registry kernels) and
+ * the block cells get a plan of their own; group numbers continue. */
+static enum nb_status nb_run_plan_block(const struct nb_run_config *cfg,
+					struct nb_planned_cell **plan, size_t *nplan,
+					struct nb_block_cell **bplan, size_t *nbplan)
+{
+	const struct nb_sweep *s = &cfg->sweep;
+	struct nb_planned_cell *np = NULL, *grown;
+	size_t nnp = 0;
+	int next = *nplan ? (*plan)[*nplan - 1].group + 1 : 0;
+	enum nb_status st;
+
+	st = nb_block_plan_normproj(&cfg->block, s->threads, s->nthreads, next, &np, &nnp);
+	if (st != NB_OK || nnp == 0)
+		goto plan_layers;
+	grown = realloc(*plan, (*nplan + nnp) * sizeof(**plan));
+	if (!grown) {
+		free(np);
+		return nb_fail(NB_ERR_NOMEM, "no memory for the plan");
+	}
+	memcpy(grown + *nplan, np, nnp * sizeof(*np));
+	*plan = grown;
+	*nplan += nnp;
+	next = grown[*nplan - 1].group + 1;
+plan_layers:
+	free(np);
+	if (st != NB_OK)
+		return st;
+	return nb_block_plan(&cfg->block, s->threads, s->nthreads, next, bplan, nbplan);
+}
+
 static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 {
 	struct nb_planned_cell *plan = NULL;
-	size_t nplan = 0;
+	size_t nplan = 0, nbplan = 0;
+	struct nb_block_cell *bplan = NULL;
 	struct nb_results res;
 	struct nb_sysinfo *si = NULL;
 	struct nb_cache_levels caches;
@@ -1151,9 +1377,18 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 
 	memset(&rs, 0, sizeof(rs));
 	nb_results_init(&res);
-	st = nb_sweep_plan(&cfg->sweep, &cfg->ex, &plan, &nplan);
+	if (cfg->suite_kernel)
+		st = nb_sweep_plan(&cfg->sweep, &cfg->ex, &plan, &nplan);
+	else
+		st = NB_OK;
+	if (st == NB_OK)
+		st = nb_run_plan_block(cfg, &plan, &nplan, &bplan, &nbplan);
+	if (st == NB_OK && nplan + nbplan == 0)
+		st = nb_fail(NB_ERR_INVALID, "nothing to run");
 	if (st != NB_OK) {
 		fprintf(stderr, "normbench run: %s\n", nb_error());
+		free(plan);
+		free(bplan);
 		return NB_EXIT_ERROR;
 	}
 	/* the SDE counters ride in every event set: the cell rows carry what
@@ -1193,7 +1428,8 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	cfg->progress = isatty(STDERR_FILENO) && !cfg->verbose;
 	if (cfg->verbose)
 		fprintf(stderr, "normbench: %zu cells in %d groups; measuring the timer, "
-			"caches and STREAM bandwidth first\n", nplan, plan[nplan - 1].group + 1);
+			"caches and STREAM bandwidth first\n", nplan + nbplan,
+			nbplan ? bplan[nbplan - 1].group + 1 : plan[nplan - 1].group + 1);
 	else if (cfg->progress)
 		fprintf(stderr, "normbench: measuring the timer, caches and bandwidth...\r");
 
@@ -1216,6 +1452,13 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 			phys / 1073741824.0);
 		goto restore;
 	}
+	if (phys > 0 && nbplan && nb_block_bytes(&cfg->block) > 0.5 * phys) {
+		fprintf(stderr, "normbench run: the block suite needs %.1f GiB at once, more "
+			"than half of this machine's %.1f GiB; use smaller --block-d or "
+			"--block-seq\n", nb_block_bytes(&cfg->block) / 1073741824.0,
+			phys / 1073741824.0);
+		goto restore;
+	}
 	if (!nb_run_stop) {
 		st = nb_stream_table(&caches, cfg->sweep.threads, cfg->sweep.nthreads,
 				     cfg->sweep.stream_ms / 1000.0, &rs.bw, &rs.nbw);
@@ -1233,13 +1476,13 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	nb_rng_seed(&rs.shuffle, cfg->sweep.seed ^ 0x5ca1ab1e5eedull);
 	rs.progress.on = cfg->progress;
 	rs.progress.start_ns = nb_now_ns();
-	rs.progress.cells_total = nplan;
-	rs.progress.total = nb_planned_ms(&cfg->sweep) * (double)nplan;
+	rs.progress.cells_total = nplan + nbplan;
+	rs.progress.total = nb_planned_ms(&cfg->sweep) * (double)(nplan + nbplan);
 	for (size_t b = 0; b < nplan && !nb_run_stop;) {
 		size_t e = b;
 		while (e < nplan && plan[e].group == plan[b].group)
 			e++;
-		st = nb_run_group(&rs, plan, b, e, nplan);
+		st = nb_run_group(&rs, plan, b, e, nplan + nbplan);
 		if (st == NB_ERR_INTERRUPTED)
 			break;
 		if (st != NB_OK) {
@@ -1248,6 +1491,24 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 			goto restore;
 		}
 		b = e;
+	}
+	if (nbplan && !nb_run_stop) {
+		struct nb_block_session *bs = NULL;
+
+		st = nb_block_session_create(&cfg->block, &bs);
+		for (size_t b = 0; st == NB_OK && b < nbplan && !nb_run_stop;) {
+			size_t e = b;
+			while (e < nbplan && bplan[e].group == bplan[b].group)
+				e++;
+			st = nb_run_block_group(&rs, bs, bplan, b, e, nplan + nbplan);
+			b = e;
+		}
+		nb_block_session_free(bs);
+		if (st != NB_OK && st != NB_ERR_INTERRUPTED) {
+			nb_progress_clear(&rs.progress);
+			fprintf(stderr, "normbench run: %s\n", nb_error());
+			goto restore;
+		}
 	}
 	nb_progress_clear(&rs.progress);
 	nb_res_strcpy(res.meta.perf_events, sizeof(res.meta.perf_events),
@@ -1267,6 +1528,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 				failed += res.cells[i].verified == 0;
 			printf("wrote %s: %zu cells, %zu samples\n", path, res.ncells,
 			       res.nsamples);
+			nb_block_print_summary(&res, stdout);
 			rc = NB_EXIT_OK;
 			/* the file is kept, but a timed kernel that computes the
 			 * wrong thing fails the run like a verification does */
@@ -1291,6 +1553,7 @@ close_counters:
 	nb_counters_close(rs.counters);
 free_plan:
 	free(plan);
+	free(bplan);
 	nb_results_free(&res);
 	return rc;
 }
@@ -1344,6 +1607,10 @@ int nb_cmd_run(int argc, char **argv)
 			break;
 		case 'o': a.output = optarg; break;
 		case OPT_FORCE: a.force = true; break;
+		case OPT_SUITE: a.suite = optarg; break;
+		case OPT_BLOCK_D: a.block_d = optarg; break;
+		case OPT_BLOCK_SEQ: a.block_seq = optarg; break;
+		case OPT_BLOCK_FFN: a.block_ffn = optarg; break;
 		case 'v': a.verbose = true; break;
 		case 'h':
 			nb_run_usage(stdout);

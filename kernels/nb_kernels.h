@@ -66,9 +66,42 @@ enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p
 /* Bytes of scratch nb_kernel_run needs for p (backward partial sums). */
 size_t nb_kernel_workspace_bytes(const struct nb_kernel *k, const struct nb_problem *p);
 
-/* Rows below which a kernel runs serially: an OpenMP region costs a few
- * microseconds to start and join, more than a small problem takes. */
-#define NB_PARALLEL_MIN_ELEMENTS ((size_t)1 << 16)
+/*
+ * Work below which a kernel runs serially, in element-passes (rows * n *
+ * the kernel's passes over x). An OpenMP region costs about 2.6 us to start
+ * and join on the development machine (one row of 4096: 0.19 us serial,
+ * 2.8 us on two threads), so two threads pay only when the serial time is
+ * above about 5 us. Measured break-even (1 against 2 threads, AVX-512, f32
+ * and bf16, d = 1024 and 4096): RMSNorm between 65536 and 98304 elements
+ * (2 passes), LayerNorm about 65536 (3 passes): about 196608 element-passes
+ * for both (README, performance section).
+ */
+#define NB_PARALLEL_MIN_WORK ((size_t)3 << 16)
+/* The break-even in elements of a 3-pass kernel (LayerNorm); a 2-pass
+ * kernel (the RMS family) goes parallel from 1.5 times as many. */
+#define NB_PARALLEL_MIN_ELEMENTS (NB_PARALLEL_MIN_WORK / 3)
+
+/*
+ * Streaming stores. An ISA kernel writes its output rows (forward y,
+ * backward dx) with non-temporal stores when the problem's main arrays
+ * (forward x and y, backward x, dy and dx: rows * n elements each) hold at
+ * least nb_stream_min_bytes() bytes together: beyond the last-level cache
+ * the output will not be reread from cache, and a streaming store skips the
+ * read for ownership of every output line. Below it, ordinary stores keep y
+ * in cache for whoever reads it next. The results are the same bits either
+ * way (only the store instruction differs). The default is the measured
+ * crossover on the development machine (README, performance section).
+ */
+#define NB_STREAM_MIN_BYTES_DEFAULT ((size_t)32 << 20)
+size_t nb_stream_min_bytes(void);
+/* Sets the threshold for the whole process (not thread-safe against running
+ * kernels): 0 streams always, SIZE_MAX never. Tests use it to run both paths. */
+void nb_set_stream_min_bytes(size_t bytes);
+/* Whether a problem whose main arrays hold `bytes` bytes streams its output. */
+static inline bool nb_stream_wanted(size_t bytes)
+{
+	return bytes >= nb_stream_min_bytes();
+}
 /* Backward partial sums are taken over fixed chunks of this many rows and
  * added in chunk order, so dgain/dbias are bit-identical for any thread count. */
 #define NB_BWD_CHUNK_ROWS ((size_t)64)

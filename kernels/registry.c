@@ -157,6 +157,18 @@ enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p
 	return NB_OK;
 }
 
+static size_t nb_stream_min = NB_STREAM_MIN_BYTES_DEFAULT;
+
+size_t nb_stream_min_bytes(void)
+{
+	return nb_stream_min;
+}
+
+void nb_set_stream_min_bytes(size_t bytes)
+{
+	nb_stream_min = bytes;
+}
+
 static size_t nb_bwd_chunks(const struct nb_problem *p)
 {
 	return (p->rows + NB_BWD_CHUNK_ROWS - 1) / NB_BWD_CHUNK_ROWS;
@@ -174,18 +186,24 @@ size_t nb_kernel_workspace_bytes(const struct nb_kernel *k, const struct nb_prob
 	return 2 * chunks * p->n * nb_dtype_traits[nb_grad_dtype(p->dtype, k->acc)].size;
 }
 
-static int nb_threads_for(const struct nb_problem *p, size_t elements)
+/* Threads for k on p: 1 below the break-even NB_PARALLEL_MIN_WORK, and
+ * never more than the units (rows, or backward chunks) there are to share. */
+static int nb_threads_for(const struct nb_kernel *k, const struct nb_problem *p,
+			  size_t units)
 {
 	int threads = p->threads > 0 ? p->threads : omp_get_max_threads();
+	size_t passes = k->passes > 0 ? (size_t)k->passes : 1;
 
-	return elements < NB_PARALLEL_MIN_ELEMENTS ? 1 : threads;
+	if (p->rows * p->n * passes < NB_PARALLEL_MIN_WORK)
+		return 1;
+	return units < (size_t)threads ? (int)units : threads;
 }
 
 static void nb_run_forward(const struct nb_kernel *k, const struct nb_problem *p)
 {
-	int threads = nb_threads_for(p, p->rows * p->n);
+	int threads = nb_threads_for(k, p, p->rows);
 
-	if (threads <= 1 || p->rows == 1) {
+	if (threads <= 1) {
 		k->fn(p, 0, p->rows, NULL, NULL);
 		return;
 	}
@@ -203,14 +221,18 @@ static void nb_run_forward(const struct nb_kernel *k, const struct nb_problem *p
 }
 
 /* Adds the chunk partials in chunk order; columns are independent, so the
- * column split across threads does not change any sum. */
+ * column split across threads does not change any sum. One add per
+ * element: a quarter of a kernel's element-pass, so it goes parallel only
+ * from 4 NB_PARALLEL_MIN_WORK elements. */
 static void nb_reduce_chunks(enum nb_dtype gt, size_t chunks, size_t n,
 			     const void *parts, void *out, int threads)
 {
+	if (chunks * n < 4 * NB_PARALLEL_MIN_WORK)
+		threads = 1;
 	if (gt == NB_DTYPE_F64) {
 		const double *src = parts;
 		double *dst = out;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 		for (size_t j = 0; j < n; j++) {
 			double s = src[j];
 			for (size_t c = 1; c < chunks; c++)
@@ -220,7 +242,7 @@ static void nb_reduce_chunks(enum nb_dtype gt, size_t chunks, size_t n,
 	} else {
 		const float *src = parts;
 		float *dst = out;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 		for (size_t j = 0; j < n; j++) {
 			float s = src[j];
 			for (size_t c = 1; c < chunks; c++)
@@ -236,7 +258,7 @@ static enum nb_status nb_run_backward(const struct nb_kernel *k, const struct nb
 	size_t chunks = nb_bwd_chunks(p);
 	enum nb_dtype gt = nb_grad_dtype(p->dtype, k->acc);
 	size_t gsize = nb_dtype_traits[gt].size;
-	int threads = nb_threads_for(p, p->rows * p->n);
+	int threads = nb_threads_for(k, p, chunks);
 	char *ws = workspace;
 	char *owned = NULL;
 
@@ -254,7 +276,7 @@ static enum nb_status nb_run_backward(const struct nb_kernel *k, const struct nb
 		char *gparts = ws;
 		char *bparts = ws + chunks * p->n * gsize;
 
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 		for (size_t c = 0; c < chunks; c++) {
 			size_t begin = c * NB_BWD_CHUNK_ROWS;
 			size_t end = begin + NB_BWD_CHUNK_ROWS < p->rows

@@ -8,11 +8,13 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/avx2/nb_avx2.h"
 #include "kernels/nb_kernels.h"
+#include "kernels/nb_prefetch.h"
 
 /*
  * The formulas, with dyh = dy * g, xhat the normalized input, r the scale and
@@ -34,7 +36,12 @@
  *              2 (x'_j + s) / d
  *
  * Per row: one pass for the sums (LayerNorm: two, the mean first), then one
- * pass writing dx and adding dy * xhat and dy to the partials. Sums use
+ * pass writing dx and adding dy * xhat and dy to the partials, from the end
+ * of the row down (its lines still in L1 from the sums pass come first); for
+ * problems beyond the last-level cache (nb_stream_wanted) dx goes out by
+ * streaming stores and x and dy are prefetched ahead (kernels/nb_prefetch.h),
+ * the same bits either way. (Row pairs, as in the AVX-512 kernels, are not
+ * done here.) Sums use
  * independent 8-lane f32 accumulators (four per sum, two when a pass takes
  * three sums, to stay within 16 registers) with explicit FMA and a fixed
  * reduction order. dx must not alias x, dy or the partials. A row whose sums
@@ -42,6 +49,29 @@
  * whose statistic underflowed with a tiny eps (NB_TINY), is computed by the
  * portable kernel and its partial contributions added in row order.
  */
+
+/* The prefetch cursors of the two row streams a backward pass reads. */
+struct nb_pf2 {
+	struct nb_pf x, dy;
+};
+
+NB_AVX2_INLINE void nb_pf2_step(struct nb_pf2 *pf)
+{
+	nb_pf_step(&pf->x);
+	nb_pf_step(&pf->dy);
+}
+
+/* Opens a pass of both cursors: until is the offset of the share's end from
+ * the row start (plus NB_PF_AHEAD, as nb_pf_row). */
+NB_AVX2_INLINE void nb_pf2_pass(struct nb_pf2 *pf, const float *x, const float *dy,
+				size_t until, size_t iter_bytes, size_t row_bytes,
+				size_t work_bytes)
+{
+	nb_pf_pass(&pf->x, (const char *)x + NB_PF_AHEAD + until, iter_bytes, row_bytes,
+		   work_bytes);
+	nb_pf_pass(&pf->dy, (const char *)dy + NB_PF_AHEAD + until, iter_bytes, row_bytes,
+		   work_bytes);
+}
 
 /* Which sums a moments pass takes. */
 enum {
@@ -98,8 +128,13 @@ NB_AVX2_INLINE void nb_acc_at(struct nb_acc *a, int what, const float *x, const 
 	__m256 zero = _mm256_setzero_ps();
 	bool need_dy = what & (NB_M_DY | NB_M_DOT);
 
-	nb_acc_step(a, what, _mm256_loadu_ps(x + o), need_dy ? _mm256_loadu_ps(dy + o) : zero,
-		    need_dy ? _mm256_loadu_ps(g + o) : zero, vmu, false, zero);
+	__m256 vx = _mm256_loadu_ps(x + o);
+	__m256 vdy = need_dy ? _mm256_loadu_ps(dy + o) : zero;
+
+	/* one load of each vector: GCC would otherwise fold a load into each
+	 * of its uses */
+	__asm__("" : "+x"(vx), "+x"(vdy));
+	nb_acc_step(a, what, vx, vdy, need_dy ? _mm256_loadu_ps(g + o) : zero, vmu, false, zero);
 }
 
 NB_AVX2_INLINE float nb_acc_sum(const struct nb_acc *a0, const struct nb_acc *a1,
@@ -115,7 +150,8 @@ NB_AVX2_INLINE float nb_acc_sum(const struct nb_acc *a0, const struct nb_acc *a1
 
 /* The sums of `what` over [0, len) of x, dy, g. */
 NB_AVX2_INLINE struct nb_moments nb_moments(int what, const float *x, const float *dy,
-					    const float *g, size_t len, float mu)
+					    const float *g, size_t len, float mu,
+					    struct nb_pf2 *pf)
 {
 	__m256 zero = _mm256_setzero_ps();
 	struct nb_acc a0 = { zero, zero, zero, zero };
@@ -126,6 +162,7 @@ NB_AVX2_INLINE struct nb_moments nb_moments(int what, const float *x, const floa
 
 	if (__builtin_popcount((unsigned)what & 15u) <= 2) {
 		for (; j + 4 * NB_AVX2_LANES <= len; j += 4 * NB_AVX2_LANES) {
+			nb_pf2_step(pf);
 			nb_acc_at(&a0, what, x, dy, g, j, vmu);
 			nb_acc_at(&a1, what, x, dy, g, j + 8, vmu);
 			nb_acc_at(&a2, what, x, dy, g, j + 16, vmu);
@@ -133,6 +170,8 @@ NB_AVX2_INLINE struct nb_moments nb_moments(int what, const float *x, const floa
 		}
 	} else {
 		for (; j + 2 * NB_AVX2_LANES <= len; j += 2 * NB_AVX2_LANES) {
+			if (j % (4 * NB_AVX2_LANES) == 0)
+				nb_pf2_step(pf);
 			nb_acc_at(&a0, what, x, dy, g, j, vmu);
 			nb_acc_at(&a1, what, x, dy, g, j + 8, vmu);
 		}
@@ -173,7 +212,7 @@ struct nb_bwd_out {
 NB_AVX2_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g,
 			       struct nb_bwd_out o, size_t j, bool tail, __m256i m,
 			       const struct nb_bwd_row *s, bool center, bool use_mdy,
-			       bool use_shat, bool correct)
+			       bool use_shat, bool correct, bool stream)
 {
 	__m256 vx = tail ? _mm256_maskload_ps(x + j, m) : _mm256_loadu_ps(x + j);
 	__m256 vdy = tail ? _mm256_maskload_ps(dy + j, m) : _mm256_loadu_ps(dy + j);
@@ -198,7 +237,10 @@ NB_AVX2_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g,
 		_mm256_maskstore_ps(o.dx + j, m, dx);
 		_mm256_maskstore_ps(o.dg + j, m, vdg);
 	} else {
-		_mm256_storeu_ps(o.dx + j, dx);
+		if (stream)
+			_mm256_stream_ps(o.dx + j, dx);
+		else
+			_mm256_storeu_ps(o.dx + j, dx);
 		_mm256_storeu_ps(o.dg + j, vdg);
 	}
 	if (o.db) {
@@ -212,19 +254,58 @@ NB_AVX2_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g,
 	}
 }
 
-/* The write pass over [0, len): the one store loop of the backward kernels. */
-NB_AVX2_INLINE void nb_bwd_pass(const float *x, const float *dy, const float *g,
-				struct nb_bwd_out o, size_t len, const struct nb_bwd_row *s,
-				bool center, bool use_mdy, bool use_shat, bool correct)
+/* [j0, j1) by ordinary stores, 8 lanes at a time (a partial group by the
+ * masked loads and stores). */
+NB_AVX2_INLINE void nb_bwd_range(const float *x, const float *dy, const float *g,
+				 struct nb_bwd_out o, size_t j0, size_t j1,
+				 const struct nb_bwd_row *s, bool center, bool use_mdy,
+				 bool use_shat, bool correct)
 {
 	__m256i all = _mm256_set1_epi32(-1);
-	size_t j = 0;
+	size_t j = j0;
 
-	for (; j + NB_AVX2_LANES <= len; j += NB_AVX2_LANES)
-		nb_bwd_vec(x, dy, g, o, j, false, all, s, center, use_mdy, use_shat, correct);
-	if (j < len)
-		nb_bwd_vec(x, dy, g, o, j, true, nb_avx2_tail_mask(len - j), s, center,
-			   use_mdy, use_shat, correct);
+	for (; j + NB_AVX2_LANES <= j1; j += NB_AVX2_LANES)
+		nb_bwd_vec(x, dy, g, o, j, false, all, s, center, use_mdy, use_shat, correct,
+			   false);
+	if (j < j1)
+		nb_bwd_vec(x, dy, g, o, j, true, nb_avx2_tail_mask(j1 - j), s, center, use_mdy,
+			   use_shat, correct, false);
+}
+
+/*
+ * The write pass over [0, len): the one store loop of the backward kernels.
+ * The elements before dx's first 64-byte line boundary (stream only), then
+ * the whole vectors from the end of the row down (the statistics pass just
+ * went up the row, so its most recent lines, still in L1, come first), then
+ * the tail. stream: the whole vectors by non-temporal stores (dx must be
+ * element-aligned); the values are the same either way.
+ */
+NB_AVX2_INLINE void nb_bwd_pass(const float *x, const float *dy, const float *g,
+				struct nb_bwd_out o, size_t len, const struct nb_bwd_row *s,
+				bool center, bool use_mdy, bool use_shat, bool correct,
+				bool stream, struct nb_pf2 *pf)
+{
+	__m256i all = _mm256_set1_epi32(-1);
+	size_t head = 0, hi, e;
+
+	if (stream) {
+		head = ((64 - ((uintptr_t)o.dx & 63)) & 63) / sizeof(float);
+		if (head > len)
+			head = len;
+	}
+	nb_bwd_range(x, dy, g, o, 0, head, s, center, use_mdy, use_shat, correct);
+	hi = head + (len - head) / NB_AVX2_LANES * NB_AVX2_LANES;
+	for (e = hi; e >= head + 2 * NB_AVX2_LANES; e -= 2 * NB_AVX2_LANES) {
+		nb_pf2_step(pf);
+		nb_bwd_vec(x, dy, g, o, e - NB_AVX2_LANES, false, all, s, center, use_mdy,
+			   use_shat, correct, stream);
+		nb_bwd_vec(x, dy, g, o, e - 2 * NB_AVX2_LANES, false, all, s, center, use_mdy,
+			   use_shat, correct, stream);
+	}
+	if (e > head)
+		nb_bwd_vec(x, dy, g, o, head, false, all, s, center, use_mdy, use_shat, correct,
+			   stream);
+	nb_bwd_range(x, dy, g, o, hi, len, s, center, use_mdy, use_shat, correct);
 }
 
 /*
@@ -235,12 +316,21 @@ NB_AVX2_INLINE void nb_bwd_pass(const float *x, const float *dy, const float *g,
  */
 #define NB_TINY 0x1p-80f
 
+/* Elements one row's passes visit, all passes together (the prefetch shares). */
+NB_AVX2_INLINE size_t nb_bwd_work(const struct nb_problem *p, enum nb_variant v)
+{
+	return (v == NB_VARIANT_LAYERNORM ? 3 : 2) * p->n;
+}
+
 /* The row's scalars; false when a sum or scalar is not finite or the
  * statistic underflowed (NB_TINY): the portable kernel takes the row. */
 NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
-				 const float *x, const float *dy, struct nb_bwd_row *s)
+				 const float *x, const float *dy, struct nb_bwd_row *s,
+				 struct nb_pf2 *pf)
 {
 	const float *g = p->gain;
+	size_t nb = p->n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
+	size_t iter = 4 * NB_AVX2_LANES * sizeof(float);
 	float eps = (float)p->conv.eps;
 	float total, m, ms, c, q, sigma;
 	struct nb_moments mo;
@@ -248,12 +338,14 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 	s->mu = s->mdy = s->shat = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
-		mo = nb_moments(NB_M_SUM, x, dy, g, p->n, 0.0f);
+		nb_pf2_pass(pf, x, dy, nb / 3, iter, nb, work);
+		mo = nb_moments(NB_M_SUM, x, dy, g, p->n, 0.0f, pf);
 		s->mu = mo.sum / (float)p->n;
 		if (!isfinite(s->mu))
 			return false;
+		nb_pf2_pass(pf, x, dy, 2 * nb / 3, iter, nb, work);
 		mo = nb_moments(NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g, p->n,
-				s->mu);
+				s->mu, pf);
 		m = (float)p->n;
 		total = mo.sq;
 		s->mdy = mo.dy / m;
@@ -263,20 +355,24 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 	case NB_VARIANT_PRMSNORM: {
 		struct nb_moments rest;
 
-		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->k, 0.0f);
-		rest = nb_moments(NB_M_DOT, x + p->k, dy + p->k, g + p->k, p->n - p->k, 0.0f);
+		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
+		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->k, 0.0f, pf);
+		rest = nb_moments(NB_M_DOT, x + p->k, dy + p->k, g + p->k, p->n - p->k, 0.0f,
+				  pf);
 		mo.dot += rest.dot;
 		m = (float)p->k;
 		total = mo.sq;
 		break;
 	}
 	case NB_VARIANT_CRMSNORM:
-		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f);
+		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
+		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
 		m = (float)p->d;
 		total = mo.sq + mo.sum * mo.sum;
 		break;
 	default:
-		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f);
+		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
+		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
 		m = (float)p->n;
 		total = mo.sq;
 		break;
@@ -325,6 +421,10 @@ NB_AVX2_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 	bool use_shat = v == NB_VARIANT_CRMSNORM;
 	struct nb_bwd_out o = { NULL, dgain_part, dbias_part };
 	float *tmp = NULL;
+	size_t nb = n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
+	bool stream = nb_stream_wanted(3 * p->rows * nb) && (uintptr_t)p->dx % sizeof(float) == 0;
+	struct nb_pf2 pf = { nb_pf_init(p->x, nb, row_begin, row_end, stream),
+			     nb_pf_init(p->dy, nb, row_begin, row_end, stream) };
 
 	/* the partials are written: sums over these rows only, from zero */
 	memset(o.dg, 0, n * sizeof(float));
@@ -336,12 +436,15 @@ NB_AVX2_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 		struct nb_bwd_row s;
 
 		o.dx = (float *)p->dx + i * n;
-		if (!nb_bwd_stats(p, v, x, dy, &s)) {
+		if (!nb_bwd_stats(p, v, x, dy, &s, &pf)) {
 			/* the portable kernel's row, its contributions added */
 			if (!tmp)
 				tmp = malloc(2 * n * sizeof(float));
 			if (!tmp) {
-				/* no memory for one row: the whole range goes portable */
+				/* no memory for one row: the whole range goes portable
+				 * (after the streamed rows are ordered before it) */
+				if (stream)
+					_mm_sfence();
 				portable(p, row_begin, row_end, dgain_part, dbias_part);
 				return;
 			}
@@ -351,17 +454,22 @@ NB_AVX2_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 				nb_add_into(o.db, tmp + n, n);
 			continue;
 		}
+		nb_pf2_pass(&pf, x, dy, nb, 2 * NB_AVX2_LANES * sizeof(float), nb, work);
 		if (v == NB_VARIANT_PRMSNORM) {
 			struct nb_bwd_out rest = { o.dx + p->k, o.dg + p->k,
 						   o.db ? o.db + p->k : NULL };
 
-			nb_bwd_pass(x, dy, p->gain, o, p->k, &s, false, false, false, true);
+			nb_bwd_pass(x, dy, p->gain, o, p->k, &s, false, false, false, true, stream,
+				    &pf);
 			nb_bwd_pass(x + p->k, dy + p->k, (const float *)p->gain + p->k, rest,
-				    n - p->k, &s, false, false, false, false);
+				    n - p->k, &s, false, false, false, false, stream, &pf);
 		} else {
-			nb_bwd_pass(x, dy, p->gain, o, n, &s, center, use_mdy, use_shat, true);
+			nb_bwd_pass(x, dy, p->gain, o, n, &s, center, use_mdy, use_shat, true,
+				    stream, &pf);
 		}
 	}
+	if (stream)
+		_mm_sfence();
 	free(tmp);
 }
 

@@ -158,6 +158,45 @@ NB_AVX2_INLINE void nb_avx2_store_tail(enum nb_dtype t, void *base, size_t j, __
 	}
 }
 
+/*
+ * Non-temporal (streaming) store of one whole 64-byte line at element j of a
+ * row of dtype t; base + j must be 64-byte aligned. f32: v0 holds elements
+ * j..j+7 and v1 j+8..j+15 (v2, v3 are ignored); 16-bit types: v0..v3 hold
+ * j..j+31 in groups of 8, rounded exactly as nb_avx2_store rounds them. The
+ * line goes to memory without being read for ownership; a kernel that
+ * streams ends its call with _mm_sfence().
+ */
+NB_AVX2_INLINE void nb_avx2_stream_line(enum nb_dtype t, void *base, size_t j, __m256 v0,
+					__m256 v1, __m256 v2, __m256 v3)
+{
+	switch (t) {
+	case NB_DTYPE_BF16: {
+		__m256i *p = (__m256i *)((struct nb_bf16 *)base + j);
+
+		_mm256_stream_si256(p, _mm256_set_m128i(nb_avx2_ps_to_bf16(v1),
+							nb_avx2_ps_to_bf16(v0)));
+		_mm256_stream_si256(p + 1, _mm256_set_m128i(nb_avx2_ps_to_bf16(v3),
+							    nb_avx2_ps_to_bf16(v2)));
+		break;
+	}
+	case NB_DTYPE_F16: {
+		__m256i *p = (__m256i *)((struct nb_f16 *)base + j);
+
+		_mm256_stream_si256(p, _mm256_set_m128i(nb_avx2_ps_to_f16(v1),
+							nb_avx2_ps_to_f16(v0)));
+		_mm256_stream_si256(p + 1, _mm256_set_m128i(nb_avx2_ps_to_f16(v3),
+							    nb_avx2_ps_to_f16(v2)));
+		break;
+	}
+	default:
+		(void)v2;
+		(void)v3;
+		_mm256_stream_ps((float *)base + j, v0);
+		_mm256_stream_ps((float *)base + j + 8, v1);
+		break;
+	}
+}
+
 /* Sum of the 8 lanes in a fixed order. */
 NB_AVX2_INLINE float nb_avx2_hsum(__m256 v)
 {

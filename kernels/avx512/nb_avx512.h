@@ -4,6 +4,7 @@
 #ifndef NB_AVX512_H
 #define NB_AVX512_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/nb_dtype.h"
@@ -21,7 +22,7 @@ void nb_avx512_f16_to_f32(const struct nb_f16 *src, float *dst, size_t n);
 void nb_avx512_f32_to_f16(const float *src, struct nb_f16 *dst, size_t n);
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
-	defined(__F16C__) && defined(__FMA__)
+	defined(__AVX512DQ__) && defined(__AVX512BF16__) && defined(__F16C__) && defined(__FMA__)
 #include <immintrin.h>
 
 #define NB_AVX512_INLINE static inline __attribute__((always_inline))
@@ -35,14 +36,19 @@ NB_AVX512_INLINE __mmask16 nb_avx512_tail_mask(size_t rem)
 	return (__mmask16)((1u << rem) - 1u);
 }
 
+/* Lanes [0, cnt) for cnt in 1..16. */
+NB_AVX512_INLINE __mmask16 nb_avx512_tail_mask_full(size_t cnt)
+{
+	return (__mmask16)((1u << cnt) - 1u);
+}
+
 /*
  * f32 -> bf16 on 16 lanes by integer round-to-nearest-even, exactly as
  * nb_f32_to_bf16: add 0x7fff plus the lowest kept bit, keep the top half;
  * a NaN keeps its top half and gets the quiet bit. Subnormals round like
- * any other value. The native VCVTNEPS2BF16 is not used: it flushes
- * subnormal inputs to zero (tests/test_convert_avx512.c).
+ * any other value.
  */
-NB_AVX512_INLINE __m256i nb_avx512_ps_to_bf16(__m512 v)
+NB_AVX512_INLINE __m256i nb_avx512_ps_to_bf16_int(__m512 v)
 {
 	__m512i u = _mm512_castps_si512(v);
 	__m512i hi = _mm512_srli_epi32(u, 16);
@@ -53,6 +59,38 @@ NB_AVX512_INLINE __m256i nb_avx512_ps_to_bf16(__m512 v)
 
 	r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
 	return _mm512_cvtepi32_epi16(r);
+}
+
+/* The lanes of v that hold a subnormal (VFPCLASSPS class 0x20). */
+NB_AVX512_INLINE __mmask16 nb_avx512_subnormal(__m512 v)
+{
+	return _mm512_fpclass_ps_mask(v, 0x20);
+}
+
+/*
+ * f32 -> bf16 on 16 lanes, exactly as nb_f32_to_bf16. The native
+ * VCVTNEPS2BF16 rounds to nearest even and agrees with nb_f32_to_bf16 on
+ * every zero, normal, infinite and NaN input, but flushes a subnormal input
+ * to zero (tests/test_convert_avx512.c pins both): a vector that holds a
+ * subnormal takes the integer rounding instead, so the result never depends
+ * on the path. The native instruction is a third of the integer rounding's
+ * work, which is what bf16 rows are bound by.
+ */
+NB_AVX512_INLINE __m256i nb_avx512_ps_to_bf16(__m512 v)
+{
+	if (__builtin_expect(nb_avx512_subnormal(v) != 0, 0))
+		return nb_avx512_ps_to_bf16_int(v);
+	return (__m256i)_mm512_cvtneps_pbh(v);
+}
+
+/* As nb_avx512_ps_to_bf16 for 32 lanes: lo (elements 0..15) and hi
+ * (16..31) into one vector, in order, by VCVTNE2PS2BF16. */
+NB_AVX512_INLINE __m512i nb_avx512_ps2_to_bf16(__m512 lo, __m512 hi)
+{
+	if (__builtin_expect((nb_avx512_subnormal(lo) | nb_avx512_subnormal(hi)) != 0, 0))
+		return _mm512_inserti64x4(_mm512_castsi256_si512(nb_avx512_ps_to_bf16_int(lo)),
+					  nb_avx512_ps_to_bf16_int(hi), 1);
+	return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
 }
 
 /* bf16 -> f32 on 16 lanes: the bf16 bits are the top half of the f32. */
@@ -143,6 +181,51 @@ NB_AVX512_INLINE void nb_avx512_store_mask(enum nb_dtype t, void *base, size_t j
 	default:
 		_mm512_mask_storeu_ps((float *)base + j, m, v);
 		break;
+	}
+}
+
+/*
+ * One whole 64-byte line at element j of a row of dtype t: f32: v0 holds
+ * its 16 elements (v1 is ignored); 16-bit types: v0 holds elements j..j+15
+ * and v1 j+16..j+31, rounded exactly as nb_avx512_store rounds them (two
+ * vectors go through one VCVTNE2PS2BF16 for bf16). stream: a non-temporal
+ * store, base + j must then be 64-byte aligned; the line goes to memory
+ * without being read for ownership, and a kernel that streams ends its call
+ * with _mm_sfence() so the stores are ordered before whatever the caller
+ * does next (another thread reading y, the clock stopping).
+ */
+NB_AVX512_INLINE void nb_avx512_store_line(enum nb_dtype t, void *base, size_t j, __m512 v0,
+					   __m512 v1, bool stream)
+{
+	__m512i line;
+	void *dst;
+
+	switch (t) {
+	case NB_DTYPE_BF16:
+		line = nb_avx512_ps2_to_bf16(v0, v1);
+		dst = (struct nb_bf16 *)base + j;
+		break;
+	case NB_DTYPE_F16:
+		line = _mm512_inserti64x4(_mm512_castsi256_si512(nb_avx512_ps_to_f16(v0)),
+					  nb_avx512_ps_to_f16(v1), 1);
+		dst = (struct nb_f16 *)base + j;
+		break;
+	default:
+		line = _mm512_castps_si512(v0);
+		dst = (float *)base + j;
+		break;
+	}
+	if (stream) {
+		_mm512_stream_si512(dst, line);
+	} else if (t == NB_DTYPE_F32) {
+		_mm512_storeu_si512(dst, line);
+	} else {
+		/* two 32-byte stores: on a row that is not 64-byte aligned only
+		 * every other one crosses a line (a 64-byte store would cross
+		 * every time), which kept 4096 x 4095 f16 rows at the speed of
+		 * the original kernels */
+		_mm256_storeu_si256((__m256i *)dst, _mm512_castsi512_si256(line));
+		_mm256_storeu_si256((__m256i *)dst + 1, _mm512_extracti64x4_epi64(line, 1));
 	}
 }
 
