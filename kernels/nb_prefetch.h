@@ -10,7 +10,8 @@
  * How far ahead of the row being processed the cursor runs, in bytes:
  * far enough to cover the DRAM latency at full bandwidth (a few KiB), near
  * enough that the lines are still in L1/L2 when the row gets there
- * (measured on the development machine: README, performance section).
+ * (measured on the development machine: README, performance section;
+ * -DNB_PF_AHEAD=BYTES overrides it for such an experiment).
  */
 #ifndef NB_PF_AHEAD
 #define NB_PF_AHEAD ((size_t)16384)
@@ -35,7 +36,7 @@ struct nb_pf {
  * gives a cursor that never prefetches. The kernels turn it on only for
  * problems beyond the last-level cache (those they stream): for data in
  * L2 or L3 the hardware prefetchers keep up, and the extra instructions
- * and the lines brought into L1 early cost time (512 x 4096 f32 RMSNorm:
+ * and the lines brought into L1 early cost time (256 x 4096 f32 RMSNorm:
  * 45% of the same-level copy with the cursor, 60% without).
  */
 static inline struct nb_pf nb_pf_init(const void *x, size_t stride, size_t row_begin,

@@ -54,11 +54,12 @@
  *   streaming stores for y beyond 32 MiB       RMSNorm 66% -> 83%, pRMSNorm 75% -> 95%
  *   prefetch cursor 16 KiB ahead, spread       +5..10 points (8 KiB, 24 KiB, 32 KiB
  *     over the passes                            and T1 hints: worse or equal)
- *   ... but only when streaming                512 x 4096 RMSNorm: 45% -> 60% of copy
+ *   ... but only when streaming                256 x 4096 RMSNorm: 45% -> 60% of copy
  *   one load per vector (NB_SUMSQ_STEP)        CRMSNorm 29 -> 48 GB/s
  *   bf16: VCVTNE2PS2BF16 + subnormal check     one row of bf16: 0.41 -> 0.27 us
  *   16-bit: gain/bias widened once per call    LayerNorm bf16 34% -> 50%
- *   8 accumulators (was 4)                     one row: 0.20 -> 0.16 us (RMSNorm)
+ *   8 accumulators (was 4)                     no change beyond the noise (kept:
+ *                                              2 FMA pipes x 4-cycle latency)
  *   tried, no gain: row blocks with column chunks (g, b reused across 2..8
  *   rows: 65-75% against 72-83% row by row), the write pass backwards.
  * Not reached: LayerNorm ~72% (x, gain and bias fill L1 with the lines
