@@ -599,6 +599,58 @@ START_TEST(test_nonfinite_row_isolated)
 END_TEST
 
 /*
+ * Each row of a problem gives the same bits as that row alone. The AVX-512
+ * forward kernels sum row i + 1 inside the write pass of row i (fused rows,
+ * RMSNorm and 16-bit CRMSNorm rows of up to 8 KiB); a row alone never
+ * takes that path. Rows 0, 3 and 4 hold a NaN, an Inf, a NaN, so the
+ * fused chain breaks at the first row, twice in a row and restarts; the
+ * widths cover the fused sizes (2048 f32 is exactly 8 KiB) and beyond;
+ * both store kinds (streaming forced on, and off).
+ */
+START_TEST(test_rows_alone_equal_rows_together)
+{
+	static const size_t widths[] = { 33, 200, 1000, 2048, 2049, 4096 };
+	static const size_t special_rows[] = { 0, 3, 4 };
+	const size_t rows = 7;
+	size_t count, saved = nb_stream_min_bytes();
+	const struct nb_kernel *ks = nb_kernels(&count);
+
+	for (int streamed = 0; streamed < 2; streamed++) {
+		nb_set_stream_min_bytes(streamed ? 0 : SIZE_MAX);
+		for (size_t i = 0; i < count; i++) {
+			const struct nb_kernel *k = &ks[i];
+
+			if (!nb_row_kernel(k) || k->dir != NB_DIR_FORWARD)
+				continue;
+			for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+				struct nb_case c;
+
+				nb_case_new(&c, k, rows, widths[w], NB_ALIGNED, true, 71 + w);
+				for (size_t s = 0; s < 3; s++)
+					nb_put(c.t, c.x.p, special_rows[s] * c.n + c.n / 2,
+					       s == 1 ? INFINITY : NAN);
+				nb_case_run(&c, 1);
+				for (size_t r = 0; r < rows; r++) {
+					struct nb_case one;
+
+					nb_case_new(&one, k, 1, widths[w], NB_ALIGNED, true, 5);
+					nb_copy_inputs(&one, 0, &c, r);
+					nb_case_run(&one, 1);
+					NB_CHECK(nb_row_same(&c, r, &one, 0),
+						 "%s d=%zu %s: row %zu of %zu differs from the row alone",
+						 k->name, widths[w], streamed ? "streamed" : "stored",
+						 r, rows);
+					nb_case_free(&one);
+				}
+				nb_case_free(&c);
+			}
+		}
+	}
+	nb_set_stream_min_bytes(saved);
+}
+END_TEST
+
+/*
  * pRMSNorm forward: an Inf past the first k elements does not enter r, so
  * only its own output changes (to +-Inf: Inf * r * g, g > 0 here); every
  * other element equals the run with a 0 there, bit for bit.
@@ -1288,6 +1340,7 @@ Suite *nb_suite_kernel_edges(void)
 	tcase_add_test(tc, test_zero_row_eps0_nan);
 	tcase_add_test(tc, test_nonfinite_row_isolated);
 	tcase_add_test(tc, test_prmsnorm_tail_inf_local);
+	tcase_add_test(tc, test_rows_alone_equal_rows_together);
 	tcase_add_test(tc, test_huge_rows_forward);
 	tcase_add_test(tc, test_huge_rows_backward);
 	tcase_add_test(tc, test_prepare_rejects_misuse);

@@ -27,7 +27,10 @@
  *          full vectors to the first, a masked tail to the second), then a
  *          fixed reduction tree,
  *          so a row's result depends on that row's length and values alone
- *          (never on alignment, the row range or the thread count);
+ *          (never on alignment, the row range or the thread count); for
+ *          RMSNorm rows and 16-bit CRMSNorm rows of up to
+ *          NB_FUSE_MAX_ROW_BYTES this pass runs inside the write pass of
+ *          the row before (fused rows, struct nb_job), the same sums;
  *   check  a non-finite sum or scale (a NaN/Inf in the row, or finite values
  *          whose squares or sums overflow f32), or squares that underflowed
  *          with a tiny eps (NB_TINY), sends that one row to the portable
@@ -39,12 +42,15 @@
  *          way; the same bits). A 16-bit problem of several rows widens
  *          gain and bias to f32 once per call (nb_widen_params).
  * y may alias x exactly (in place): every pass reads element j before the
- * scale pass writes element j, and nothing else is read after.
+ * scale pass writes element j, and nothing else is read after (a fused
+ * write pass reads the next row, which no store of its own row touches).
  *
  * Memory: the passes after the first reread the row from L1/L2. While a row
  * is processed, its thread prefetches the x lines NB_PF_AHEAD bytes ahead,
  * spread over all passes in proportion to their work (kernels/nb_prefetch.h),
- * so reading from DRAM does not stop while the row is computed.
+ * so reading from DRAM does not stop while the row is computed. Fused rows
+ * need no cursor: their one loop reads the next row from memory while it
+ * writes this one.
  */
 
 /*
@@ -60,13 +66,33 @@
  *   16-bit: gain/bias widened once per call    LayerNorm bf16 34% -> 50%
  *   8 accumulators (was 4)                     no change beyond the noise (kept:
  *                                              2 FMA pipes x 4-cycle latency)
+ *   fused rows (struct nb_job): row i's     RMSNorm f32 8192 x 2048: 78% -> 87-90%,
+ *     write pass carries row i+1's sums        64 x 1024 (in cache): 4.9-5.6 -> 3.2-3.3 us;
+ *                                              16-bit CRMSNorm 4096^2: 42-50% -> 51-55%;
+ *                                              RMSNorm f32 4096^2: 69-80% (no gain:
+ *                                              x(i), x(i+1) and g fill the 48 KiB L1)
  *   tried, no gain: row blocks with column chunks (g, b reused across 2..8
- *   rows: 65-75% against 72-83% row by row), the write pass backwards.
+ *   rows: 65-75% against 72-83% row by row), the write pass backwards;
+ *   fused LayerNorm (58-67% against 65-77%: its deviation pass runs with
+ *   no memory stream under it), fused pRMSNorm (the cursor does better),
+ *   fused f32 CRMSNorm (55% against 60%).
  * Not reached: LayerNorm ~72% (x, gain and bias fill L1 with the lines
  * prefetched for the next row; with bias = gain it reaches ~83%), rows that
  * are not whole 64-byte lines (CRMSNorm, n = d - 1) ~55-60%.
  */
 
+/*
+ * Fused rows (struct nb_job): the write pass of row i carries the first
+ * statistics pass of row i + 1, for RMSNorm rows and 16-bit CRMSNorm rows
+ * of at most NB_FUSE_MAX_ROW_BYTES. Longer rows, LayerNorm (whose second
+ * pass then ran without a memory stream under it), pRMSNorm (k elements
+ * only, the prefetch cursor does better) and f32 CRMSNorm (16 sums) were
+ * slower fused; see the tuning notes below. -DNB_FUSE_MAX_ROW_BYTES=0
+ * turns it off for an experiment.
+ */
+#ifndef NB_FUSE_MAX_ROW_BYTES
+#define NB_FUSE_MAX_ROW_BYTES ((size_t)8192)
+#endif
 /* 8 accumulators of 16 lanes: 128 elements per unrolled iteration */
 #define NB_UNROLL ((size_t)8 * NB_AVX512_LANES)
 /* the scale pass: 4 vectors per iteration */
@@ -79,141 +105,114 @@ NB_AVX512_INLINE size_t nb_elem_size(enum nb_dtype t)
 
 /* ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)), then the lanes in
  * _mm512_reduce_add_ps's fixed order */
-NB_AVX512_INLINE float nb_reduce8(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 a4,
-				  __m512 a5, __m512 a6, __m512 a7)
+NB_AVX512_INLINE float nb_reduce8(const __m512 a[8])
 {
-	__m512 lo = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-	__m512 hi = _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7));
+	__m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]));
+	__m512 hi = _mm512_add_ps(_mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7]));
 
 	return _mm512_reduce_add_ps(_mm512_add_ps(lo, hi));
 }
 
-/* sum of x[0, len) */
-NB_AVX512_INLINE float nb_sum(enum nb_dtype t, const void *x, size_t len, struct nb_pf *pf)
-{
-	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	__m512 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-	size_t j = 0;
+/*
+ * What a row's statistics pass sums (a compile-time constant after
+ * inlining): x (LayerNorm's mean), x^2 (RMSNorm, pRMSNorm), (x - mu)^2
+ * (LayerNorm's second pass), or x and x^2 together (CRMSNorm).
+ */
+enum nb_stat {
+	NB_STAT_SUM,
+	NB_STAT_SUMSQ,
+	NB_STAT_DEV,
+	NB_STAT_SUM_SUMSQ,
+};
 
+/*
+ * The running sums of one statistics pass: s[] the sum, q[] the squares.
+ * Element j of the row goes to accumulator (j / 16) mod 8 while whole
+ * 128-element blocks remain; then one step of four vectors to the first
+ * four when 64 elements are left, the last full vectors to the first, a
+ * masked tail to the second. The pass may be cut into pieces (the fused
+ * write pass of the row before runs a prefix of its blocks, nb_stats_rest
+ * the rest): every element still meets the same accumulator in the same
+ * order, so the result depends on the row's length and values alone.
+ */
+struct nb_acc {
+	__m512 s[8], q[8];
+	__m512 vmu;
+};
+
+NB_AVX512_INLINE void nb_acc_init(struct nb_acc *a, float mu)
+{
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++) {
+		a->s[i] = _mm512_setzero_ps();
+		a->q[i] = _mm512_setzero_ps();
+	}
+	a->vmu = _mm512_set1_ps(mu);
+}
+
+/* v into accumulator i. CRMSNorm's v is loaded once: without the empty asm
+ * GCC folds the load into the add and loads the vector a second time for
+ * the FMA, which costs a quarter of the bandwidth on rows that are not
+ * 64-byte aligned. */
+NB_AVX512_INLINE void nb_acc_vec(struct nb_acc *a, enum nb_stat k, int i, __m512 v)
+{
+	switch (k) {
+	case NB_STAT_SUM:
+		a->s[i] = _mm512_add_ps(a->s[i], v);
+		break;
+	case NB_STAT_SUMSQ:
+		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
+		break;
+	case NB_STAT_DEV:
+		v = _mm512_sub_ps(v, a->vmu);
+		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
+		break;
+	case NB_STAT_SUM_SUMSQ:
+		__asm__("" : "+v"(v));
+		a->s[i] = _mm512_add_ps(a->s[i], v);
+		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
+		break;
+	}
+}
+
+/* One whole block x[j, j + 128). */
+NB_AVX512_INLINE void nb_acc_block(struct nb_acc *a, enum nb_stat k, enum nb_dtype t,
+				   const void *x, size_t j)
+{
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i++)
+		nb_acc_vec(a, k, i, nb_avx512_load(t, x, j + (size_t)i * NB_AVX512_LANES));
+}
+
+/* The pass over x[j, len) from block boundary j on: the remaining whole
+ * blocks, then the short steps and the masked tail. */
+NB_AVX512_INLINE void nb_acc_rest(struct nb_acc *a, enum nb_stat k, enum nb_dtype t,
+				  const void *x, size_t j, size_t len, struct nb_pf *pf)
+{
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
 		nb_pf_step(pf);
-		a0 = _mm512_add_ps(a0, nb_avx512_load(t, x, j));
-		a1 = _mm512_add_ps(a1, nb_avx512_load(t, x, j + 16));
-		a2 = _mm512_add_ps(a2, nb_avx512_load(t, x, j + 32));
-		a3 = _mm512_add_ps(a3, nb_avx512_load(t, x, j + 48));
-		a4 = _mm512_add_ps(a4, nb_avx512_load(t, x, j + 64));
-		a5 = _mm512_add_ps(a5, nb_avx512_load(t, x, j + 80));
-		a6 = _mm512_add_ps(a6, nb_avx512_load(t, x, j + 96));
-		a7 = _mm512_add_ps(a7, nb_avx512_load(t, x, j + 112));
+		nb_acc_block(a, k, t, x, j);
 	}
 	if (j + NB_UNROLL / 2 <= len) {
-		a0 = _mm512_add_ps(a0, nb_avx512_load(t, x, j));
-		a1 = _mm512_add_ps(a1, nb_avx512_load(t, x, j + 16));
-		a2 = _mm512_add_ps(a2, nb_avx512_load(t, x, j + 32));
-		a3 = _mm512_add_ps(a3, nb_avx512_load(t, x, j + 48));
+#pragma GCC unroll 4
+		for (int i = 0; i < 4; i++)
+			nb_acc_vec(a, k, i, nb_avx512_load(t, x, j + (size_t)i * NB_AVX512_LANES));
 		j += NB_UNROLL / 2;
 	}
 	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
-		a0 = _mm512_add_ps(a0, nb_avx512_load(t, x, j));
-	if (j < len)
-		a1 = _mm512_add_ps(a1, nb_avx512_load_mask(t, x, j, nb_avx512_tail_mask(len - j)));
-	return nb_reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
-}
-
-/* v - mu when center (LayerNorm), else v; then acc + v * v */
-NB_AVX512_INLINE __m512 nb_sq_step(__m512 acc, __m512 v, __m512 vmu, bool center)
-{
-	if (center)
-		v = _mm512_sub_ps(v, vmu);
-	return _mm512_fmadd_ps(v, v, acc);
-}
-
-/* sum of (x - mu)^2 over x[0, len) when center, else sum of x^2 */
-NB_AVX512_INLINE float nb_sumsq(enum nb_dtype t, const void *x, size_t len, float mu,
-				bool center, struct nb_pf *pf)
-{
-	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	__m512 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-	__m512 vmu = _mm512_set1_ps(mu);
-	size_t j = 0;
-
-	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
-		nb_pf_step(pf);
-		a0 = nb_sq_step(a0, nb_avx512_load(t, x, j), vmu, center);
-		a1 = nb_sq_step(a1, nb_avx512_load(t, x, j + 16), vmu, center);
-		a2 = nb_sq_step(a2, nb_avx512_load(t, x, j + 32), vmu, center);
-		a3 = nb_sq_step(a3, nb_avx512_load(t, x, j + 48), vmu, center);
-		a4 = nb_sq_step(a4, nb_avx512_load(t, x, j + 64), vmu, center);
-		a5 = nb_sq_step(a5, nb_avx512_load(t, x, j + 80), vmu, center);
-		a6 = nb_sq_step(a6, nb_avx512_load(t, x, j + 96), vmu, center);
-		a7 = nb_sq_step(a7, nb_avx512_load(t, x, j + 112), vmu, center);
-	}
-	if (j + NB_UNROLL / 2 <= len) {
-		a0 = nb_sq_step(a0, nb_avx512_load(t, x, j), vmu, center);
-		a1 = nb_sq_step(a1, nb_avx512_load(t, x, j + 16), vmu, center);
-		a2 = nb_sq_step(a2, nb_avx512_load(t, x, j + 32), vmu, center);
-		a3 = nb_sq_step(a3, nb_avx512_load(t, x, j + 48), vmu, center);
-		j += NB_UNROLL / 2;
-	}
-	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
-		a0 = nb_sq_step(a0, nb_avx512_load(t, x, j), vmu, center);
+		nb_acc_vec(a, k, 0, nb_avx512_load(t, x, j));
 	if (j < len) {
 		__mmask16 m = nb_avx512_tail_mask(len - j);
 		__m512 v = nb_avx512_load_mask(t, x, j, m);
 
 		/* the lanes past the row must stay 0, not -mu */
-		if (center)
-			v = _mm512_maskz_sub_ps(m, v, vmu);
-		a1 = _mm512_fmadd_ps(v, v, a1);
+		if (k == NB_STAT_DEV) {
+			v = _mm512_maskz_sub_ps(m, v, a->vmu);
+			a->q[1] = _mm512_fmadd_ps(v, v, a->q[1]);
+		} else {
+			nb_acc_vec(a, k, 1, v);
+		}
 	}
-	return nb_reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
-}
-
-/* s + v and q + v * v, v loaded once: without the empty asm GCC folds the
- * load into the add and loads the vector a second time for the FMA, which
- * costs a quarter of the bandwidth on rows that are not 64-byte aligned */
-#define NB_SUMSQ_STEP(s, q, v) \
-	do { \
-		__m512 v_ = (v); \
-		__asm__("" : "+v"(v_)); \
-		s = _mm512_add_ps(s, v_); \
-		q = _mm512_fmadd_ps(v_, v_, q); \
-	} while (0)
-
-/* sum of x and sum of x^2 over x[0, len) in one pass (CRMSNorm): the sum in
- * s0..s7 and the squares in q0..q7, by the same element-to-accumulator map */
-NB_AVX512_INLINE void nb_sum_sumsq(enum nb_dtype t, const void *x, size_t len, float *sum,
-				   float *sumsq, struct nb_pf *pf)
-{
-	__m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-	__m512 s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-	__m512 q0 = s0, q1 = s0, q2 = s0, q3 = s0, q4 = s0, q5 = s0, q6 = s0, q7 = s0;
-	size_t j = 0;
-
-	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
-		nb_pf_step(pf);
-		NB_SUMSQ_STEP(s0, q0, nb_avx512_load(t, x, j));
-		NB_SUMSQ_STEP(s1, q1, nb_avx512_load(t, x, j + 16));
-		NB_SUMSQ_STEP(s2, q2, nb_avx512_load(t, x, j + 32));
-		NB_SUMSQ_STEP(s3, q3, nb_avx512_load(t, x, j + 48));
-		NB_SUMSQ_STEP(s4, q4, nb_avx512_load(t, x, j + 64));
-		NB_SUMSQ_STEP(s5, q5, nb_avx512_load(t, x, j + 80));
-		NB_SUMSQ_STEP(s6, q6, nb_avx512_load(t, x, j + 96));
-		NB_SUMSQ_STEP(s7, q7, nb_avx512_load(t, x, j + 112));
-	}
-	if (j + NB_UNROLL / 2 <= len) {
-		NB_SUMSQ_STEP(s0, q0, nb_avx512_load(t, x, j));
-		NB_SUMSQ_STEP(s1, q1, nb_avx512_load(t, x, j + 16));
-		NB_SUMSQ_STEP(s2, q2, nb_avx512_load(t, x, j + 32));
-		NB_SUMSQ_STEP(s3, q3, nb_avx512_load(t, x, j + 48));
-		j += NB_UNROLL / 2;
-	}
-	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
-		NB_SUMSQ_STEP(s0, q0, nb_avx512_load(t, x, j));
-	if (j < len)
-		NB_SUMSQ_STEP(s1, q1, nb_avx512_load_mask(t, x, j, nb_avx512_tail_mask(len - j)));
-	*sum = nb_reduce8(s0, s1, s2, s3, s4, s5, s6, s7);
-	*sumsq = nb_reduce8(q0, q1, q2, q3, q4, q5, q6, q7);
 }
 
 /* One output vector: ((x - mu) * r) * g (+ b). */
@@ -346,6 +345,19 @@ NB_AVX512_INLINE void nb_out_line(enum nb_dtype t, enum nb_dtype gt,
 }
 
 /*
+ * The first statistics pass of the next row, carried along by a row's write
+ * pass (fused): x the next row, len the elements the pass sums, j how far
+ * it got (a block boundary). The write pass reads its row from L1 while the
+ * next row streams in from memory, so memory never waits for a pass that
+ * works from cache (see the tuning notes at the top).
+ */
+struct nb_job {
+	struct nb_acc acc;
+	const void *x;
+	size_t len, j;
+};
+
+/*
  * The write pass over y[0, n) of one row, the one store loop of the
  * forward kernels, a 64-byte line of y at a time (y element-aligned): the
  * row's part of the line it shares with the row before (its first head
@@ -359,7 +371,8 @@ NB_AVX512_INLINE void nb_out_line(enum nb_dtype t, enum nb_dtype gt,
 NB_AVX512_INLINE void nb_scale_row(enum nb_dtype t, enum nb_dtype gt,
 				   const struct nb_row_out *o, size_t n, size_t head,
 				   bool center, bool bias, bool stream, struct nb_edge *edge,
-				   struct nb_pf *pf)
+				   struct nb_pf *pf, bool fuse, struct nb_job *job,
+				   enum nb_stat k)
 {
 	size_t es = nb_elem_size(t);
 	size_t line = 64 / es;
@@ -386,7 +399,28 @@ NB_AVX512_INLINE void nb_scale_row(enum nb_dtype t, enum nb_dtype gt,
 				nb_avx512_store_mask(t, ln, NB_AVX512_LANES, v1, m1);
 		}
 	}
-	for (j = lo; j + NB_SCALE_UNROLL <= hi; j += NB_SCALE_UNROLL) {
+	j = lo;
+	if (fuse) {
+		size_t js = job->j, per = line / NB_AVX512_LANES;
+
+		for (; j + NB_UNROLL <= hi && js + NB_UNROLL <= job->len;
+		     j += NB_UNROLL, js += NB_UNROLL) {
+			nb_pf_step(pf);
+			/* one line of y, then the next row's vectors of as many
+			 * elements: the loads from memory spread over the loop */
+#pragma GCC unroll 8
+			for (size_t l = 0; l < NB_UNROLL / line; l++) {
+				nb_out_line(t, gt, o, j + l * line, center, bias, stream);
+#pragma GCC unroll 2
+				for (size_t q = 0; q < per; q++)
+					nb_acc_vec(&job->acc, k, (int)(l * per + q),
+						   nb_avx512_load(t, job->x, js + (l * per + q) *
+								  NB_AVX512_LANES));
+			}
+		}
+		job->j = js;
+	}
+	for (; j + NB_SCALE_UNROLL <= hi; j += NB_SCALE_UNROLL) {
 		nb_pf_step(pf);
 		for (size_t l = 0; l < NB_SCALE_UNROLL; l += line)
 			nb_out_line(t, gt, o, j + l, center, bias, stream);
@@ -426,49 +460,64 @@ NB_AVX512_INLINE size_t nb_row_work(const struct nb_problem *p, enum nb_variant 
 	}
 }
 
-/* mu (LayerNorm, else 0) and r of one row; false when the statistic is not
- * finite or underflowed (see NB_TINY), and the row must go to the portable
- * kernel. pf_row: the prefetch position of this row's start. */
-NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
-				   enum nb_variant v, const void *x, float *mu, float *r,
-				   struct nb_pf *pf, const char *pf_row)
+/* The first statistics pass of a row of variant v: what it sums ... */
+NB_AVX512_INLINE enum nb_stat nb_first_stat(enum nb_variant v)
+{
+	switch (v) {
+	case NB_VARIANT_LAYERNORM: return NB_STAT_SUM;
+	case NB_VARIANT_CRMSNORM: return NB_STAT_SUM_SUMSQ;
+	default: return NB_STAT_SUMSQ;
+	}
+}
+
+/* ... and over how many elements (pRMSNorm: the first k). */
+NB_AVX512_INLINE size_t nb_first_len(const struct nb_problem *p, enum nb_variant v)
+{
+	return v == NB_VARIANT_PRMSNORM ? p->k : p->n;
+}
+
+/*
+ * mu (LayerNorm, else 0) and r of one row from its completed first pass a
+ * (LayerNorm's second pass, the squared deviations, runs here); false when
+ * the statistic is not finite or underflowed (see NB_TINY), and the row must
+ * go to the portable kernel. pf_row: the prefetch position of this row's
+ * start.
+ */
+NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
+				    enum nb_variant v, const void *x, struct nb_acc *a,
+				    float *mu, float *r, struct nb_pf *pf, const char *pf_row)
 {
 	float eps = (float)p->conv.eps;
 	size_t es = nb_elem_size(t);
 	size_t nb = p->n * es, work = nb_row_work(p, v) * es;
-	size_t iter = NB_UNROLL * es;
 	float total, div, ms;
 
 	*mu = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
-		nb_pf_pass(pf, pf_row + nb / 3, iter, nb, work);
-		*mu = nb_sum(t, x, p->n, pf) / (float)p->n;
+		*mu = nb_reduce8(a->s) / (float)p->n;
 		if (!isfinite(*mu))
 			return false;
-		nb_pf_pass(pf, pf_row + 2 * nb / 3, iter, nb, work);
-		total = nb_sumsq(t, x, p->n, *mu, true, pf);
+		nb_pf_pass(pf, pf_row + 2 * nb / 3, NB_UNROLL * es, nb, work);
+		nb_acc_init(a, *mu);
+		nb_acc_rest(a, NB_STAT_DEV, t, x, 0, p->n, pf);
+		total = nb_reduce8(a->q);
 		div = (float)p->n;
 		break;
 	case NB_VARIANT_PRMSNORM:
-		nb_pf_pass(pf, pf->pos < pf->end ? pf_row + nb * p->k / (p->k + p->n) : pf_row,
-			   iter, nb, work);
-		total = nb_sumsq(t, x, p->k, 0.0f, false, pf);
+		total = nb_reduce8(a->q);
 		div = (float)p->k;
 		break;
 	case NB_VARIANT_CRMSNORM: {
 		/* x = [x', -s]: sum x^2 = sum x'^2 + s^2, divided by d */
-		float s;
+		float s = nb_reduce8(a->s);
 
-		nb_pf_pass(pf, pf_row + nb / 2, iter, nb, work);
-		nb_sum_sumsq(t, x, p->n, &s, &total, pf);
-		total += s * s;
+		total = nb_reduce8(a->q) + s * s;
 		div = (float)p->d;
 		break;
 	}
 	default:
-		nb_pf_pass(pf, pf_row + nb / 2, iter, nb, work);
-		total = nb_sumsq(t, x, p->n, 0.0f, false, pf);
+		total = nb_reduce8(a->q);
 		div = (float)p->n;
 		break;
 	}
@@ -478,6 +527,30 @@ NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 	*r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
 					       : 1.0f / (sqrtf(ms) + eps);
 	return isfinite(*r);
+}
+
+/* mu and r of one row by itself (no fused write pass before it), as
+ * nb_row_finish. */
+NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
+				   enum nb_variant v, const void *x, float *mu, float *r,
+				   struct nb_pf *pf, const char *pf_row)
+{
+	size_t es = nb_elem_size(t);
+	size_t nb = p->n * es, work = nb_row_work(p, v) * es;
+	const char *until;
+	struct nb_acc a;
+
+	switch (v) {
+	case NB_VARIANT_LAYERNORM: until = pf_row + nb / 3; break;
+	case NB_VARIANT_PRMSNORM:
+		until = pf->pos < pf->end ? pf_row + nb * p->k / (p->k + p->n) : pf_row;
+		break;
+	default: until = pf_row + nb / 2; break;
+	}
+	nb_pf_pass(pf, until, NB_UNROLL * es, nb, work);
+	nb_acc_init(&a, 0.0f);
+	nb_acc_rest(&a, nb_first_stat(v), t, x, 0, nb_first_len(p, v), pf);
+	return nb_row_finish(p, t, v, x, &a, mu, r, pf, pf_row);
 }
 
 /* Floats from the widened gain to the widened bias: n rounded up to a line. */
@@ -536,35 +609,61 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 	float *wide = nb_widen_params(p, t, row_end - row_begin);
 	const void *g = wide ? (const void *)wide : p->gain;
 	const void *b = wide ? (const void *)(wide + nb_wide_stride(n)) : p->bias;
-	struct nb_pf pf = nb_pf_init(x0, stride, row_begin, row_end, stream);
+	bool fuse = (v == NB_VARIANT_RMSNORM ||
+		     (v == NB_VARIANT_CRMSNORM && t != NB_DTYPE_F32)) &&
+		    stride <= NB_FUSE_MAX_ROW_BYTES;
+	struct nb_pf pf = nb_pf_init(x0, stride, row_begin, row_end, stream && !fuse);
 	struct nb_edge edge = { _mm512_setzero_ps(), _mm512_setzero_ps(), 0, 0, NULL };
+	enum nb_stat first = nb_first_stat(v);
+	struct nb_job job = { .x = x0, .len = 0, .j = 0 };
+	float mu = 0.0f, r = 0.0f;
+	bool ok = row_begin < row_end &&
+		  nb_row_stats(p, t, v, x0 + row_begin * stride, &mu, &r, &pf,
+			       nb_pf_row(x0, stride, row_begin));
 
 	for (size_t i = row_begin; i < row_end; i++) {
 		const char *pf_row = nb_pf_row(x0, stride, i);
+		const char *next = fuse && i + 1 < row_end ? x0 + (i + 1) * stride : NULL;
 		struct nb_row_out o = { x0 + i * stride, g, b, (char *)p->y + i * stride,
-					_mm512_setzero_ps(), _mm512_setzero_ps() };
+					_mm512_set1_ps(mu), _mm512_set1_ps(r) };
 		/* streamed, the whole lines start at y's first line boundary;
 		 * otherwise at the row start */
 		size_t head = stream ? ((64 - ((uintptr_t)o.y & 63)) & 63) / es : 0;
-		float mu, r;
 
-		if (!nb_row_stats(p, t, v, o.x, &mu, &r, &pf, pf_row)) {
+		if (!ok) {
 			nb_edge_flush(t, &edge);
 			portable(p, i, i + 1, NULL, NULL);
+			if (i + 1 < row_end)
+				ok = nb_row_stats(p, t, v, x0 + (i + 1) * stride, &mu, &r, &pf,
+						  nb_pf_row(x0, stride, i + 1));
 			continue;
 		}
-		o.vmu = _mm512_set1_ps(mu);
-		o.vr = _mm512_set1_ps(r);
+		if (next) {
+			nb_acc_init(&job.acc, 0.0f);
+			job.x = next;
+			job.len = nb_first_len(p, v);
+			job.j = 0;
+		}
 		nb_pf_pass(&pf, pf_row + stride, NB_SCALE_UNROLL * es, stride,
 			   nb_row_work(p, v) * es);
 		if (wide && p->bias)
-			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, true, stream, &edge, &pf);
+			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, true, stream, &edge, &pf,
+				     next != NULL, &job, first);
 		else if (wide)
-			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, false, stream, &edge, &pf);
+			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, false, stream, &edge, &pf,
+				     next != NULL, &job, first);
 		else if (p->bias)
-			nb_scale_row(t, t, &o, n, head, center, true, stream, &edge, &pf);
+			nb_scale_row(t, t, &o, n, head, center, true, stream, &edge, &pf, next != NULL, &job, first);
 		else
-			nb_scale_row(t, t, &o, n, head, center, false, stream, &edge, &pf);
+			nb_scale_row(t, t, &o, n, head, center, false, stream, &edge, &pf, next != NULL, &job, first);
+		if (next) {
+			nb_acc_rest(&job.acc, first, t, next, job.j, job.len, &pf);
+			ok = nb_row_finish(p, t, v, next, &job.acc, &mu, &r, &pf,
+					   nb_pf_row(x0, stride, i + 1));
+		} else if (i + 1 < row_end) {
+			ok = nb_row_stats(p, t, v, x0 + (i + 1) * stride, &mu, &r, &pf,
+					  nb_pf_row(x0, stride, i + 1));
+		}
 	}
 	nb_edge_flush(t, &edge);
 	if (stream)
