@@ -142,11 +142,14 @@ struct nb_acc {
 
 NB_AVX512_INLINE void nb_acc_init(struct nb_acc *a, float mu)
 {
-#pragma GCC unroll 8
-	for (int i = 0; i < 8; i++) {
-		a->s[i] = _mm512_setzero_ps();
-		a->q[i] = _mm512_setzero_ps();
-	}
+	__m512 zero = _mm512_setzero_ps();
+
+	/* written out (no loop): the sums must stay in registers, which needs
+	 * constant indices at every optimisation level */
+	a->s[0] = a->s[1] = a->s[2] = a->s[3] = zero;
+	a->s[4] = a->s[5] = a->s[6] = a->s[7] = zero;
+	a->q[0] = a->q[1] = a->q[2] = a->q[3] = zero;
+	a->q[4] = a->q[5] = a->q[6] = a->q[7] = zero;
 	a->vmu = _mm512_set1_ps(mu);
 }
 
@@ -175,13 +178,25 @@ NB_AVX512_INLINE void nb_acc_vec(struct nb_acc *a, enum nb_stat k, int i, __m512
 	}
 }
 
+/* Vector i (a constant) of the block at j into accumulator i. */
+NB_AVX512_INLINE void nb_acc_at(struct nb_acc *a, enum nb_stat k, enum nb_dtype t,
+				const void *x, size_t j, int i)
+{
+	nb_acc_vec(a, k, i, nb_avx512_load(t, x, j + (size_t)i * NB_AVX512_LANES));
+}
+
 /* One whole block x[j, j + 128). */
 NB_AVX512_INLINE void nb_acc_block(struct nb_acc *a, enum nb_stat k, enum nb_dtype t,
 				   const void *x, size_t j)
 {
-#pragma GCC unroll 8
-	for (int i = 0; i < 8; i++)
-		nb_acc_vec(a, k, i, nb_avx512_load(t, x, j + (size_t)i * NB_AVX512_LANES));
+	nb_acc_at(a, k, t, x, j, 0);
+	nb_acc_at(a, k, t, x, j, 1);
+	nb_acc_at(a, k, t, x, j, 2);
+	nb_acc_at(a, k, t, x, j, 3);
+	nb_acc_at(a, k, t, x, j, 4);
+	nb_acc_at(a, k, t, x, j, 5);
+	nb_acc_at(a, k, t, x, j, 6);
+	nb_acc_at(a, k, t, x, j, 7);
 }
 
 /* The pass over x[j, len) from block boundary j on: the remaining whole
@@ -194,9 +209,10 @@ NB_AVX512_INLINE void nb_acc_rest(struct nb_acc *a, enum nb_stat k, enum nb_dtyp
 		nb_acc_block(a, k, t, x, j);
 	}
 	if (j + NB_UNROLL / 2 <= len) {
-#pragma GCC unroll 4
-		for (int i = 0; i < 4; i++)
-			nb_acc_vec(a, k, i, nb_avx512_load(t, x, j + (size_t)i * NB_AVX512_LANES));
+		nb_acc_at(a, k, t, x, j, 0);
+		nb_acc_at(a, k, t, x, j, 1);
+		nb_acc_at(a, k, t, x, j, 2);
+		nb_acc_at(a, k, t, x, j, 3);
 		j += NB_UNROLL / 2;
 	}
 	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
@@ -357,6 +373,23 @@ struct nb_job {
 	size_t len, j;
 };
 
+/* Line l (a constant) of the fused block at j: one line of y, then the
+ * next row's vectors of as many elements (one for f32, two for 16-bit
+ * types), so the loads from memory spread over the loop. */
+NB_AVX512_INLINE void nb_fused_line(enum nb_dtype t, enum nb_dtype gt,
+				    const struct nb_row_out *o, size_t j, bool center, bool bias,
+				    bool stream, struct nb_job *job, enum nb_stat k, size_t js,
+				    int l)
+{
+	size_t line = 64 / nb_elem_size(t);
+	int per = (int)(line / NB_AVX512_LANES);
+
+	nb_out_line(t, gt, o, j + (size_t)l * line, center, bias, stream);
+	nb_acc_at(&job->acc, k, t, job->x, js, l * per);
+	if (per == 2)
+		nb_acc_at(&job->acc, k, t, job->x, js, l * per + 1);
+}
+
 /*
  * The write pass over y[0, n) of one row, the one store loop of the
  * forward kernels, a 64-byte line of y at a time (y element-aligned): the
@@ -401,21 +434,20 @@ NB_AVX512_INLINE void nb_scale_row(enum nb_dtype t, enum nb_dtype gt,
 	}
 	j = lo;
 	if (fuse) {
-		size_t js = job->j, per = line / NB_AVX512_LANES;
+		size_t js = job->j;
 
 		for (; j + NB_UNROLL <= hi && js + NB_UNROLL <= job->len;
 		     j += NB_UNROLL, js += NB_UNROLL) {
 			nb_pf_step(pf);
-			/* one line of y, then the next row's vectors of as many
-			 * elements: the loads from memory spread over the loop */
-#pragma GCC unroll 8
-			for (size_t l = 0; l < NB_UNROLL / line; l++) {
-				nb_out_line(t, gt, o, j + l * line, center, bias, stream);
-#pragma GCC unroll 2
-				for (size_t q = 0; q < per; q++)
-					nb_acc_vec(&job->acc, k, (int)(l * per + q),
-						   nb_avx512_load(t, job->x, js + (l * per + q) *
-								  NB_AVX512_LANES));
+			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 0);
+			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 1);
+			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 2);
+			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 3);
+			if (line == NB_AVX512_LANES) {
+				nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 4);
+				nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 5);
+				nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 6);
+				nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 7);
 			}
 		}
 		job->j = js;
