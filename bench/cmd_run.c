@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench/nb_block.h"
+#include "bench/nb_busy.h"
 #include "bench/nb_commands.h"
 #include "bench/nb_counters.h"
 #include "bench/nb_results.h"
@@ -29,6 +30,11 @@
 
 /* Exit status of an interrupted run (128 + SIGINT, as a shell reports it). */
 #define NB_EXIT_INTERRUPTED 130
+
+/* --buffer-offset at most 1 MiB: half the 2 MiB alignment, enough for every
+ * page, cache-set and 4K-aliasing offset. */
+#define NB_MAX_BUFFER_OFFSET ((long)1 << 20)
+#define NB_HUGE_ALIGN ((size_t)2 << 20)
 
 static volatile sig_atomic_t nb_run_stop;
 
@@ -45,7 +51,7 @@ enum {
 	OPT_THREADS, OPT_CACHE, OPT_DIR, OPT_SAMPLES, OPT_MIN_SAMPLE, OPT_MAX_SAMPLE,
 	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
 	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
-	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN,
+	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN, OPT_BUFFER_OFFSET,
 };
 
 static const struct option nb_run_options[] = {
@@ -63,6 +69,7 @@ static const struct option nb_run_options[] = {
 	{ "max-sample-ms", required_argument, NULL, OPT_MAX_SAMPLE },
 	{ "warmup-ms", required_argument, NULL, OPT_WARMUP },
 	{ "stream-ms", required_argument, NULL, OPT_STREAM_MS },
+	{ "buffer-offset", required_argument, NULL, OPT_BUFFER_OFFSET },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "eps", required_argument, NULL, OPT_EPS },
@@ -110,6 +117,9 @@ static void nb_run_usage(FILE *out)
 		"  --max-sample-ms MS    and never plan one longer than MS (default 100)\n"
 		"  --warmup-ms MS        warm-up per cell, by time (default 50)\n"
 		"  --stream-ms MS        time per STREAM bandwidth point (default 100)\n"
+		"  --buffer-offset B     put y, dx (FlashNorm: z) B bytes past a 2 MiB boundary,\n"
+		"                        x and dy on one (0..1048576, a multiple of the element\n"
+		"                        size): alignment and 4K-aliasing studies\n"
 		"  --events LIST         PAPI events ('none' for none; default\n"
 		"                        %s)\n"
 		"  --seed N              data and shuffle seed (default 42)\n"
@@ -137,6 +147,7 @@ struct nb_run_args {
 	const char *preset;
 	const char *variants, *impl, *isa, *dtypes, *shapes, *threads, *cache, *dir;
 	const char *samples, *min_sample, *max_sample, *warmup, *stream_ms, *events;
+	const char *buffer_offset;
 	const char *seed, *eps, *prms_p, *prms_round, *output;
 	const char *suite, *block_d, *block_seq, *block_ffn;
 	bool all_isa, eps_outside, force, verbose;
@@ -276,7 +287,7 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 		return st;
 	if (a->preset && (a->variants || a->impl || a->dtypes || a->shapes || a->threads ||
 			  a->cache || a->dir || a->samples || a->min_sample || a->max_sample ||
-			  a->warmup || a->all_isa))
+			  a->warmup || a->all_isa || a->buffer_offset))
 		snprintf(s->preset, sizeof(s->preset), "%s+custom", a->preset);
 	else if (!a->preset && (a->variants || a->impl || a->dtypes || a->shapes ||
 				a->threads || a->cache || a->dir || a->all_isa))
@@ -335,6 +346,12 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 		return st;
 	if (a->seed && (st = nb_parse_u64(a->seed, "--seed", &s->seed)) != NB_OK)
 		return st;
+	if (a->buffer_offset) {
+		if ((st = nb_parse_int(a->buffer_offset, 0, NB_MAX_BUFFER_OFFSET,
+				       "--buffer-offset", &lv)) != NB_OK)
+			return st;
+		s->buffer_offset = lv;
+	}
 	if (a->eps && (st = nb_parse_double(a->eps, 0, 1, "--eps", &s->conv.eps)) != NB_OK)
 		return st;
 	if (a->eps_outside)
@@ -415,6 +432,35 @@ static void *nb_buf_alloc(size_t bytes)
 	return p;
 }
 
+/* With --buffer-offset: bytes at offset past a 2 MiB boundary (x and dy at
+ * offset 0, the outputs at the option's value), whatever the size. Only
+ * the bytes used are touched, so small buffers of a cold pool cost their
+ * size, not 2 MiB each. *mem gets what free() takes. */
+static void *nb_buf_alloc_at(size_t bytes, size_t offset, void **mem)
+{
+	size_t total = (offset + bytes + 63) / 64 * 64;
+	void *p = NULL;
+
+	*mem = NULL;
+	if (posix_memalign(&p, NB_HUGE_ALIGN, total ? total : 64) != 0)
+		return NULL;
+	(void)madvise(p, total, MADV_HUGEPAGE);
+	memset(p, 0, total);
+	*mem = p;
+	return (char *)p + offset;
+}
+
+/* A per-set array: default alignment, or at offset past 2 MiB when the
+ * sweep asks for an offset (offset < 0: none). */
+static void *nb_set_alloc(size_t bytes, long offset, bool output, void **mem)
+{
+	if (offset < 0) {
+		*mem = nb_buf_alloc(bytes);
+		return *mem;
+	}
+	return nb_buf_alloc_at(bytes, output ? (size_t)offset : 0, mem);
+}
+
 /* Fills count elements of dtype t: mean + scale * N(0,1), each value an
  * f32 first for the 16-bit types so the store is a single rounding. */
 static void nb_fill(enum nb_dtype t, void *buf, size_t count, struct nb_rng *rng,
@@ -428,9 +474,12 @@ static void nb_fill(enum nb_dtype t, void *buf, size_t count, struct nb_rng *rng
 	}
 }
 
-/* One buffer set of the rotating pool: what a call reads and writes per row. */
+/* One buffer set of the rotating pool: what a call reads and writes per row.
+ * The *_mem members are the allocations (an output may sit past its start:
+ * --buffer-offset). */
 struct nb_set {
 	void *x, *y, *dy, *dx, *z, *scratch;
+	void *x_mem, *y_mem, *dy_mem, *dx_mem, *z_mem;
 };
 
 struct nb_cell_run {
@@ -447,6 +496,7 @@ struct nb_cell_run {
 	double *seconds;            /* one per sample */
 	uint32_t *rounds;
 	int64_t (*sw)[3];
+	int32_t (*load)[2];         /* per sample: procs_running, steal_ticks */
 	size_t nsamples;
 	long long *counter_sum;     /* per event */
 	bool failed;
@@ -460,11 +510,11 @@ struct nb_cell_run {
 static void nb_cell_free(struct nb_cell_run *c)
 {
 	for (size_t i = 0; c->sets && i < c->nsets; i++) {
-		free(c->sets[i].x);
-		free(c->sets[i].y);
-		free(c->sets[i].dy);
-		free(c->sets[i].dx);
-		free(c->sets[i].z);
+		free(c->sets[i].x_mem);
+		free(c->sets[i].y_mem);
+		free(c->sets[i].dy_mem);
+		free(c->sets[i].dx_mem);
+		free(c->sets[i].z_mem);
 		free(c->sets[i].scratch);
 	}
 	free(c->sets);
@@ -479,6 +529,7 @@ static void nb_cell_free(struct nb_cell_run *c)
 	free(c->seconds);
 	free(c->rounds);
 	free(c->sw);
+	free(c->load);
 	free(c->counter_sum);
 	memset(c, 0, sizeof(*c));
 }
@@ -533,8 +584,10 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 	c->seconds = calloc((size_t)s->samples, sizeof(double));
 	c->rounds = calloc((size_t)s->samples, sizeof(uint32_t));
 	c->sw = calloc((size_t)s->samples, sizeof(*c->sw));
+	c->load = calloc((size_t)s->samples, sizeof(*c->load));
 	c->counter_sum = calloc(nevents ? nevents : 1, sizeof(long long));
-	if (!c->sets || !c->probs || !c->seconds || !c->rounds || !c->sw || !c->counter_sum)
+	if (!c->sets || !c->probs || !c->seconds || !c->rounds || !c->sw || !c->load ||
+	    !c->counter_sum)
 		return nb_fail(NB_ERR_NOMEM, "no memory for cell bookkeeping");
 
 	/* the same seed for every cell of a group: each variant sees the same
@@ -570,7 +623,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 		struct nb_set *b = &c->sets[i];
 		struct nb_problem *p = &c->probs[i];
 
-		b->x = nb_buf_alloc(rows * n * es);
+		b->x = nb_set_alloc(rows * n * es, s->buffer_offset, false, &b->x_mem);
 		if (!b->x)
 			return nb_fail(NB_ERR_NOMEM, "no memory for x (%zu x %zu %s, %zu sets)",
 				       rows, n, nb_dtype_traits[t].name, c->nsets);
@@ -584,7 +637,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 		p->gain = c->gain;
 		p->threads = pc->threads;
 		if (k->variant == NB_VARIANT_FLASHNORM) {
-			b->z = nb_buf_alloc(rows * m * es);
+			b->z = nb_set_alloc(rows * m * es, s->buffer_offset, true, &b->z_mem);
 			b->scratch = nb_buf_alloc(rows * n * es);
 			if (!b->z || !b->scratch)
 				return nb_fail(NB_ERR_NOMEM, "no memory for FlashNorm's outputs");
@@ -595,14 +648,14 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 			p->z = b->z;
 			p->scratch = b->scratch;
 		} else if (k->dir == NB_DIR_FORWARD) {
-			b->y = nb_buf_alloc(rows * n * es);
+			b->y = nb_set_alloc(rows * n * es, s->buffer_offset, true, &b->y_mem);
 			if (!b->y)
 				return nb_fail(NB_ERR_NOMEM, "no memory for y");
 			p->y = b->y;
 			p->bias = c->bias;
 		} else {
-			b->dy = nb_buf_alloc(rows * n * es);
-			b->dx = nb_buf_alloc(rows * n * es);
+			b->dy = nb_set_alloc(rows * n * es, s->buffer_offset, false, &b->dy_mem);
+			b->dx = nb_set_alloc(rows * n * es, s->buffer_offset, true, &b->dx_mem);
 			if (!b->dy || !b->dx)
 				return nb_fail(NB_ERR_NOMEM, "no memory for dy, dx");
 			if (i == 0) {
@@ -661,39 +714,38 @@ static enum nb_status nb_cell_warmup(struct nb_cell_run *c, double ms)
 	return NB_OK;
 }
 
+/* One calibration probe: batch calls, timed. */
+static enum nb_status nb_cell_probe(void *ctx, uint64_t batch, double *ns)
+{
+	struct nb_cell_run *c = ctx;
+	uint64_t t0 = nb_now_ns();
+
+	for (uint64_t i = 0; i < batch; i++) {
+		enum nb_status st = nb_cell_call(c);
+		if (st != NB_OK)
+			return st;
+	}
+	*ns = (double)(nb_now_ns() - t0);
+	return NB_OK;
+}
+
+static bool nb_run_stopping(void)
+{
+	return nb_run_stop != 0;
+}
+
 /* Calls per sample so that a sample lasts about min_sample_ms (never planned
- * beyond max_sample_ms; one call when a single call is longer). */
+ * beyond max_sample_ms; one call when a single call is longer), from the
+ * fastest of several probes (nb_calibrate, bench/nb_timer.h). */
 static enum nb_status nb_cell_calibrate(struct nb_cell_run *c, const struct nb_sweep *s)
 {
-	uint64_t batch = 1;
-	double per_call = 0;
-	double floor_ns = s->min_sample_ms * 1e6 / 4;
+	struct nb_calibration cal;
+	enum nb_status st = nb_calibrate(nb_cell_probe, c, s->min_sample_ms * 1e6,
+					 s->max_sample_ms * 1e6, nb_run_stopping, &cal);
 
-	for (;;) {
-		uint64_t t0 = nb_now_ns(), t1;
-		for (uint64_t i = 0; i < batch; i++) {
-			enum nb_status st = nb_cell_call(c);
-			if (st != NB_OK)
-				return st;
-		}
-		t1 = nb_now_ns();
-		per_call = (double)(t1 - t0) / (double)batch;
-		if ((double)(t1 - t0) >= floor_ns || batch >= ((uint64_t)1 << 30) || nb_run_stop)
-			break;
-		batch *= 2;
-	}
-	if (per_call <= 0)
-		per_call = 1;
-	{
-		double want = ceil(s->min_sample_ms * 1e6 / per_call);
-		double cap = floor(s->max_sample_ms * 1e6 / per_call);
-		if (want > cap)
-			want = cap;
-		if (want < 1)
-			want = 1;
-		c->iterations = (uint64_t)want;
-	}
-	return NB_OK;
+	if (st == NB_OK)
+		c->iterations = cal.iterations;
+	return st;
 }
 
 /* ---- accuracy of a timed cell ---- */
@@ -833,6 +885,7 @@ struct nb_run_state {
 	struct nb_progress progress;
 	struct nb_rng shuffle;
 	int sde_index[3];           /* event indices of the SDE counters, -1 none */
+	struct nb_busy_probe busy;  /* /proc/stat, read around each sample */
 };
 
 static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run *c,
@@ -844,7 +897,11 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 	uint64_t t0, t1;
 	size_t i = c->nsamples;
 	enum nb_status st = NB_OK;
+	struct nb_procstat before, after;
+	bool ok_before, ok_after;
 
+	/* outside the counters and the timing: a few microseconds each */
+	ok_before = nb_busy_read(&rs->busy, &before);
 	if (rs->counters)
 		nb_counters_start(rs->counters);
 	nb_swevents_start(sw);
@@ -861,6 +918,8 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 			if (vals[e] != NB_COUNTER_UNAVAILABLE)
 				c->counter_sum[e] += vals[e];
 	}
+	ok_after = nb_busy_read(&rs->busy, &after);
+	nb_busy_sample(ok_before, &before, ok_after, &after, &c->load[i][0], &c->load[i][1]);
 	if (st != NB_OK)
 		return nb_fail(NB_ERR_INVALID, "%s failed: %s", c->label, nb_error());
 	c->seconds[i] = (double)(t1 - t0) / 1e9 / (double)c->iterations;
@@ -1012,6 +1071,7 @@ static enum nb_status nb_emit_cell(struct nb_run_state *rs, struct nb_cell_run *
 			.seconds = c->seconds[j], .iterations = c->iterations,
 			.ctx_switches = c->sw[j][0], .migrations = c->sw[j][1],
 			.page_faults = c->sw[j][2],
+			.procs_running = c->load[j][0], .steal_ticks = c->load[j][1],
 		};
 		st = nb_results_add_sample(rs->res, &sr);
 	}
@@ -1147,9 +1207,10 @@ static enum nb_status nb_run_block_group(struct nb_run_state *rs, struct nb_bloc
 		c->seconds = calloc((size_t)s->samples, sizeof(double));
 		c->rounds = calloc((size_t)s->samples, sizeof(uint32_t));
 		c->sw = calloc((size_t)s->samples, sizeof(*c->sw));
+		c->load = calloc((size_t)s->samples, sizeof(*c->load));
 		c->counter_sum = calloc(rs->cfg->nevents ? rs->cfg->nevents : 1,
 					sizeof(long long));
-		if (!c->seconds || !c->rounds || !c->sw || !c->counter_sum)
+		if (!c->seconds || !c->rounds || !c->sw || !c->load || !c->counter_sum)
 			st = nb_fail(NB_ERR_NOMEM, "no memory for cell bookkeeping");
 		order[i] = i;
 	}
@@ -1193,6 +1254,29 @@ static void nb_cache_summary(const struct nb_cache_levels *c, char *buf, size_t 
 		 c->os_l2 >> 10, c->os_l3 >> 10);
 }
 
+static const char *nb_env_or_unset(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : "(unset)";
+}
+
+/* A STREAM row's notes: how it was measured, then what the entry says. */
+static void nb_stream_notes(const struct nb_bandwidth *e, char *buf, size_t size)
+{
+	int used = snprintf(buf, size, "%d reps%s", e->reps, e->pinned ? ", pinned" : "");
+
+	if (used > 0 && (size_t)used < size && e->shared_cpu_reps > 0)
+		used += snprintf(buf + used, size - (size_t)used, "; threads shared a CPU in "
+				 "%d of %d reps", e->shared_cpu_reps,
+				 e->reps * (strcmp(e->copy_nt_isa, "none") ? 3 : 2));
+	if (used > 0 && (size_t)used < size && e->busy_rounds > 0)
+		used += snprintf(buf + used, size - (size_t)used, "; busy in %d of %d rounds",
+				 e->busy_rounds, e->rounds);
+	if (used > 0 && (size_t)used < size && e->note[0])
+		snprintf(buf + used, size - (size_t)used, "; %s", e->note);
+}
+
 static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *cfg,
 			 const struct nb_sysinfo *si, int argc, char **argv)
 {
@@ -1221,9 +1305,12 @@ static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *
 	snprintf(m->openmp, sizeof(m->openmp), "OpenMP %d, %d procs, max %d threads",
 		 _OPENMP, si->omp_procs, si->omp_max_threads);
 	snprintf(m->thread_binding, sizeof(m->thread_binding),
-		 "OMP_PROC_BIND=%.40s OMP_PLACES=%.60s; runtime: %.120s",
+		 "OMP_PROC_BIND=%.40s OMP_PLACES=%.60s OMP_WAIT_POLICY=%.40s "
+		 "GOMP_SPINCOUNT=%.40s; runtime: %.120s",
 		 si->omp_proc_bind_env[0] ? si->omp_proc_bind_env : "(unset)",
-		 si->omp_places_env[0] ? si->omp_places_env : "(unset)", si->omp_binding);
+		 si->omp_places_env[0] ? si->omp_places_env : "(unset)",
+		 nb_env_or_unset("OMP_WAIT_POLICY"), nb_env_or_unset("GOMP_SPINCOUNT"),
+		 si->omp_binding);
 	nb_res_strcpy(m->isa_detected, sizeof(m->isa_detected), si->isa_detected);
 	nb_res_strcpy(m->isa_cap, sizeof(m->isa_cap), nb_isa_name(nb_isa_cap()));
 	m->command_line[0] = '\0';
@@ -1252,6 +1339,11 @@ static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *
 		 "iqr > %g * median, or bootstrap %g%% CI half-width > %g * median, or "
 		 "fewer than %zu samples", NB_UNSTABLE_IQR_FRAC, NB_CI_LEVEL * 100,
 		 NB_UNSTABLE_CI_FRAC, NB_UNSTABLE_MIN_N);
+	snprintf(m->notes_rule, sizeof(m->notes_rule),
+		 "%s; above limit: gbps > %g x limit_gbps (no kernel beats the machine's own "
+		 "copy by that much: the limit is suspect)", NB_BUSY_RULE,
+		 1.0 + NB_LIMIT_TOLERANCE);
+	m->buffer_offset = s->buffer_offset;
 }
 
 static void nb_fill_stream(struct nb_results *res, const struct nb_bandwidth *bw, size_t n)
@@ -1272,6 +1364,7 @@ static void nb_fill_stream(struct nb_results *res, const struct nb_bandwidth *bw
 		row.copy_nt_gbps = bw[i].copy_nt_gbps;
 		nb_res_strcpy(row.copy_nt_isa, sizeof(row.copy_nt_isa),
 			      bw[i].copy_nt_isa ? bw[i].copy_nt_isa : "");
+		nb_stream_notes(&bw[i], row.notes, sizeof(row.notes));
 		if (nb_results_add_stream(res, &row) != NB_OK)
 			continue;
 		/* the root attributes carry the figures beyond the caches */
@@ -1360,6 +1453,72 @@ plan_layers:
 	return nb_block_plan(&cfg->block, s->threads, s->nthreads, next, bplan, nbplan);
 }
 
+/* --buffer-offset must keep every output element aligned to its size, and
+ * only kernel (and normproj) cells have buffers it can move. */
+static enum nb_status nb_check_buffer_offset(long offset, const struct nb_planned_cell *plan,
+					     size_t nplan)
+{
+	if (nplan == 0)
+		return nb_fail(NB_ERR_INVALID, "--buffer-offset moves the buffers of kernel "
+			       "and normproj cells; the block suite has none (add 'kernel' to "
+			       "--suite)");
+	for (size_t i = 0; i < nplan; i++) {
+		enum nb_dtype t = plan[i].kernel->dtype;
+		size_t es = nb_dtype_traits[t].size;
+		if ((size_t)offset % es != 0)
+			return nb_fail(NB_ERR_INVALID, "--buffer-offset: %ld is not a multiple "
+				       "of %zu bytes, the size of one %s element", offset, es,
+				       nb_dtype_traits[t].name);
+	}
+	return NB_OK;
+}
+
+/*
+ * After the last cell (and the second STREAM window): every cell's limit,
+ * fraction and notes from the final bandwidth table and the cell's own raw
+ * samples, so a limit measured in a bad window is corrected everywhere
+ * and no cell shows 180% of a limit silently.
+ */
+static enum nb_status nb_run_finalize(struct nb_run_state *rs)
+{
+	struct nb_results *res = rs->res;
+	int32_t *pr = NULL, *steal = NULL;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < res->ncells; i++) {
+		struct nb_cell_row *c = &res->cells[i];
+		size_t n, busy = 0;
+		const struct nb_sample_row *sr = nb_results_cell_samples(res, i, &n);
+		enum nb_busy verdict;
+
+		if (n > cap) {
+			int32_t *p1 = realloc(pr, n * sizeof(*pr));
+			int32_t *p2 = p1 ? realloc(steal, n * sizeof(*steal)) : NULL;
+			pr = p1 ? p1 : pr;
+			steal = p2 ? p2 : steal;
+			if (!p1 || !p2) {
+				free(pr);
+				free(steal);
+				return nb_fail(NB_ERR_NOMEM, "no memory for the cell notes");
+			}
+			cap = n;
+		}
+		for (size_t j = 0; j < n; j++) {
+			pr[j] = sr[j].procs_running;
+			steal[j] = sr[j].steal_ticks;
+		}
+		verdict = nb_busy_verdict(pr, steal, n, c->threads, &busy, NULL);
+		c->limit_gbps = nb_limit_gbps(rs->bw, rs->nbw, c->threads,
+					      (size_t)c->working_set_bytes);
+		c->fraction = c->limit_gbps > 0 ? c->gbps / c->limit_gbps : (double)NAN;
+		nb_cell_notes(c->notes, sizeof(c->notes), c->gbps, c->limit_gbps, verdict, busy,
+			      n, rs->busy.why);
+	}
+	free(pr);
+	free(steal);
+	return NB_OK;
+}
+
 static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 {
 	struct nb_planned_cell *plan = NULL;
@@ -1376,6 +1535,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	double phys;
 
 	memset(&rs, 0, sizeof(rs));
+	rs.busy.fd = -1;
 	nb_results_init(&res);
 	if (cfg->suite_kernel)
 		st = nb_sweep_plan(&cfg->sweep, &cfg->ex, &plan, &nplan);
@@ -1385,6 +1545,8 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 		st = nb_run_plan_block(cfg, &plan, &nplan, &bplan, &nbplan);
 	if (st == NB_OK && nplan + nbplan == 0)
 		st = nb_fail(NB_ERR_INVALID, "nothing to run");
+	if (st == NB_OK && cfg->sweep.buffer_offset >= 0)
+		st = nb_check_buffer_offset(cfg->sweep.buffer_offset, plan, nplan);
 	if (st != NB_OK) {
 		fprintf(stderr, "normbench run: %s\n", nb_error());
 		free(plan);
@@ -1433,6 +1595,9 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	else if (cfg->progress)
 		fprintf(stderr, "normbench: measuring the timer, caches and bandwidth...\r");
 
+	/* test hook: NB_RUN_PROC_STAT names another file in /proc/stat's place
+	 * (tests/test_harness.c: an unreadable one must give "busy unknown") */
+	nb_busy_open(&rs.busy, getenv("NB_RUN_PROC_STAT"));
 	res.meta.timer_resolution_ns = nb_timer_resolution_ns();
 	if (nb_measure_caches(&caches) != NB_OK)
 		memset(&caches, 0, sizeof(caches));
@@ -1467,7 +1632,6 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 				nb_error());
 			goto restore;
 		}
-		nb_fill_stream(&res, rs.bw, rs.nbw);
 	}
 
 	rs.cfg = cfg;
@@ -1510,6 +1674,25 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 			goto restore;
 		}
 	}
+	/* the second window of the DRAM bandwidth, minutes after the first:
+	 * each DRAM figure is the best of the two */
+	if (!nb_run_stop && rs.bw) {
+		if (cfg->verbose)
+			fprintf(stderr, "normbench: measuring the DRAM bandwidth again (second "
+				"window)\n");
+		else if (cfg->progress)
+			fprintf(stderr, "\r\033[Knormbench: measuring the DRAM bandwidth again...\r");
+		if (nb_stream_second_window(rs.bw, rs.nbw, cfg->sweep.stream_ms / 1000.0, NULL,
+					    NULL) != NB_OK)
+			fprintf(stderr, "normbench run: the second STREAM window failed (%s); the "
+				"first window's figures are kept\n", nb_error());
+	}
+	nb_fill_stream(&res, rs.bw, rs.nbw);
+	if (nb_run_finalize(&rs) != NB_OK) {
+		nb_progress_clear(&rs.progress);
+		fprintf(stderr, "normbench run: %s\n", nb_error());
+		goto restore;
+	}
 	nb_progress_clear(&rs.progress);
 	nb_res_strcpy(res.meta.perf_events, sizeof(res.meta.perf_events),
 		      rs.sw_available ? "available" : rs.sw_reason);
@@ -1545,6 +1728,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 		}
 	}
 restore:
+	nb_busy_close(&rs.busy);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	free(si);
@@ -1583,6 +1767,7 @@ int nb_cmd_run(int argc, char **argv)
 		case OPT_MAX_SAMPLE: a.max_sample = optarg; break;
 		case OPT_WARMUP: a.warmup = optarg; break;
 		case OPT_STREAM_MS: a.stream_ms = optarg; break;
+		case OPT_BUFFER_OFFSET: a.buffer_offset = optarg; break;
 		case OPT_EVENTS: a.events = optarg; break;
 		case OPT_SEED: a.seed = optarg; break;
 		case OPT_EPS: a.eps = optarg; break;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_format.h"
 #include "bench/nb_results.h"
 
 static void nb_show_usage(FILE *out)
@@ -18,35 +19,6 @@ static void nb_show_usage(FILE *out)
 		"measured limit, stability and the accuracy check).\n"
 		"  --samples   also print every raw sample of every cell\n"
 		"Exit status 1 when the file is missing, damaged or of another schema.\n");
-}
-
-/* A time in seconds with an SI prefix, in 9 characters or fewer. */
-static const char *nb_fmt_time(double s, char *buf, size_t size)
-{
-	if (!(s > 0) || !isfinite(s))
-		snprintf(buf, size, "-");
-	else if (s < 1e-6)
-		snprintf(buf, size, "%.1f ns", s * 1e9);
-	else if (s < 1e-3)
-		snprintf(buf, size, "%.2f us", s * 1e6);
-	else if (s < 1)
-		snprintf(buf, size, "%.2f ms", s * 1e3);
-	else
-		snprintf(buf, size, "%.3f s", s);
-	return buf;
-}
-
-static const char *nb_fmt_bytes(double b, char *buf, size_t size)
-{
-	if (b >= 1024.0 * 1024 * 1024)
-		snprintf(buf, size, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-	else if (b >= 1024.0 * 1024)
-		snprintf(buf, size, "%.1f MiB", b / (1024.0 * 1024));
-	else if (b >= 1024.0)
-		snprintf(buf, size, "%.1f KiB", b / 1024.0);
-	else
-		snprintf(buf, size, "%.0f B", b);
-	return buf;
 }
 
 static void nb_show_meta(const char *path, const struct nb_results *r)
@@ -80,7 +52,15 @@ static void nb_show_meta(const char *path, const struct nb_results *r)
 	printf("  timer %s, resolution %.0f ns; %d samples per cell of %g-%g ms after a "
 	       "%g ms warm-up\n", m->timer, m->timer_resolution_ns, m->min_samples,
 	       m->min_sample_ms, m->max_sample_ms, m->warmup_ms);
-	printf("  unstable when: %s\n\n", m->unstable_rule);
+	printf("  unstable when: %s\n", m->unstable_rule);
+	if (m->notes_rule[0])
+		printf("  notes: %s\n", m->notes_rule);
+	if (m->buffer_offset >= 0)
+		printf("  buffers: y, dx (FlashNorm z) %lld bytes past a 2 MiB boundary, x and dy "
+		       "on one (--buffer-offset)\n", (long long)m->buffer_offset);
+	else
+		printf("  buffers: default alignment (2 MiB from 2 MiB up, else 64 B)\n");
+	printf("\n");
 }
 
 static void nb_show_stream(const struct nb_results *r)
@@ -90,13 +70,13 @@ static void nb_show_stream(const struct nb_results *r)
 	if (r->nstream == 0)
 		return;
 	printf("machine bandwidth (STREAM counting, best repetition, GB/s)\n");
-	printf("  %7s %-5s %10s %8s %8s %8s\n", "threads", "level", "array", "read", "copy",
-	       "copy_nt");
+	printf("  %7s %-5s %10s %8s %8s %8s  %s\n", "threads", "level", "array", "read", "copy",
+	       "copy_nt", "notes");
 	for (size_t i = 0; i < r->nstream; i++) {
 		const struct nb_stream_row *s = &r->stream[i];
-		printf("  %7d %-5s %10s %8.1f %8.1f %8.1f\n", (int)s->threads, s->level,
+		printf("  %7d %-5s %10s %8.1f %8.1f %8.1f%s%s\n", (int)s->threads, s->level,
 		       nb_fmt_bytes((double)s->bytes, b, sizeof(b)), s->read_gbps, s->copy_gbps,
-		       s->copy_nt_gbps);
+		       s->copy_nt_gbps, s->notes[0] ? "  " : "", s->notes);
 	}
 	printf("\n");
 }
@@ -125,7 +105,7 @@ static void nb_show_counters(const struct nb_results *r)
 static void nb_show_cells(const struct nb_results *r, bool samples)
 {
 	char med[16], lo[16], hi[16];
-	size_t unstable = 0, failed = 0, unchecked = 0;
+	size_t unstable = 0, failed = 0, unchecked = 0, above = 0, busy = 0, busy_unknown = 0;
 
 	printf("cells (%zu; times per call, CI = bootstrap 95%% of the median)\n", r->ncells);
 	printf("  %-9s %-36s %-4s %-3s %-11s %3s %-4s %10s %21s %8s %6s %s\n", "variant",
@@ -141,12 +121,17 @@ static void nb_show_cells(const struct nb_results *r, bool samples)
 			 (unsigned long long)c->d);
 		snprintf(ci, sizeof(ci), "[%s, %s]", nb_fmt_time(c->ci_lo_s, lo, sizeof(lo)),
 			 nb_fmt_time(c->ci_hi_s, hi, sizeof(hi)));
-		printf("  %-9s %-36s %-4s %-3s %-11s %3d %-4s %10s %21s %8.2f %5.0f%% %s%s\n",
+		/* '!' beside a fraction above the limit: see the notes */
+		printf("  %-9s %-36s %-4s %-3s %-11s %3d %-4s %10s %21s %8.2f %5.0f%%%s %s%s%s%s\n",
 		       c->variant, c->impl, c->dtype, c->dir, shape, (int)c->threads, c->cache,
 		       nb_fmt_time(c->median_s, med, sizeof(med)), ci, c->gbps,
 		       isfinite(c->fraction) ? c->fraction * 100 : 0.0,
-		       c->unstable ? "UNSTABLE, " : "", ver);
+		       strstr(c->notes, "above limit") ? "!" : "",
+		       c->unstable ? "UNSTABLE, " : "", ver, c->notes[0] ? "; " : "", c->notes);
 		unstable += c->unstable != 0;
+		above += strstr(c->notes, "above limit") != NULL;
+		busy += strstr(c->notes, "busy (") != NULL;
+		busy_unknown += strstr(c->notes, "busy unknown") != NULL;
 		failed += c->verified == 0;
 		unchecked += c->verified < 0;
 		if (samples) {
@@ -164,6 +149,15 @@ static void nb_show_cells(const struct nb_results *r, bool samples)
 	printf("\n%zu cells: %zu unstable, %zu failed the accuracy check, %zu not checked%s\n",
 	       r->ncells, unstable, failed, unchecked,
 	       r->has_verify ? "; the file also holds a /verify group" : "");
+	if (above)
+		printf("%zu cells above their limit: the measured bandwidth limit is suspect "
+		       "(see the bandwidth table's notes)\n", above);
+	if (busy)
+		printf("%zu cells busy (another task was runnable during most of their samples)\n",
+		       busy);
+	if (busy_unknown)
+		printf("%zu cells: unknown whether another task competed (see their notes)\n",
+		       busy_unknown);
 }
 
 int nb_cmd_show(int argc, char **argv)

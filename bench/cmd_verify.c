@@ -512,6 +512,16 @@ static bool nb_output_ok(const struct nb_verify_opts *o)
 	return true;
 }
 
+/* Everything a sweep checks before any work: its filters, then the output. */
+static bool nb_sweep_ready(const struct nb_verify_opts *o, const struct nb_accsweep_config *cfg)
+{
+	if (nb_accsweep_check_filters(cfg) != NB_OK) {
+		fprintf(stderr, "normbench verify: %s\n", nb_error());
+		return false;
+	}
+	return nb_output_ok(o);
+}
+
 static void nb_default_output(char *buf, size_t size)
 {
 	time_t now = time(NULL);
@@ -614,11 +624,7 @@ static int nb_verify_sweep(const struct nb_verify_opts *o, const char *cmdline)
 
 	if (o->claims && !nb_claims_filter_ok(o->claims))
 		return NB_EXIT_ERROR;
-	if (nb_accsweep_check_filters(&cfg) != NB_OK) {
-		fprintf(stderr, "normbench verify: %s\n", nb_error());
-		return NB_EXIT_ERROR;
-	}
-	if (!nb_output_ok(o))
+	if (!nb_sweep_ready(o, &cfg))
 		return NB_EXIT_ERROR;
 	nb_verify_tables_init(&t);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -720,11 +726,7 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 	int rc = NB_EXIT_ERROR;
 
 	dump.file = -1;
-	if (nb_accsweep_check_filters(&cfg) != NB_OK) {
-		fprintf(stderr, "normbench verify: %s\n", nb_error());
-		return NB_EXIT_ERROR;
-	}
-	if (!nb_output_ok(o))
+	if (!nb_sweep_ready(o, &cfg))
 		return NB_EXIT_ERROR;
 	nb_verify_tables_init(&t);
 	st = nb_verify_read_input(o->input, o->words, &in);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_format.h"
 #include "bench/nb_stats.h"
 #include "common/nb_rng.h"
 
@@ -1016,22 +1017,6 @@ free_all:
 
 /* ---- renderings ---- */
 
-/* A time in seconds with an SI prefix. */
-static const char *nb_fmt_time(double s, char *buf, size_t size)
-{
-	if (!(s > 0) || !isfinite(s))
-		snprintf(buf, size, "-");
-	else if (s < 1e-6)
-		snprintf(buf, size, "%.1f ns", s * 1e9);
-	else if (s < 1e-3)
-		snprintf(buf, size, "%.2f us", s * 1e6);
-	else if (s < 1)
-		snprintf(buf, size, "%.2f ms", s * 1e3);
-	else
-		snprintf(buf, size, "%.3f s", s);
-	return buf;
-}
-
 static const char *nb_fmt_ratio(const struct nb_compare_stat *s, char *buf, size_t size)
 {
 	if (s->verdict == NB_VERDICT_NODATA)
@@ -1281,6 +1266,19 @@ static void nb_json_num(double v, FILE *out)
 		fputs("null", out);
 }
 
+/* ", \"key\": " and the value, inside an object. */
+static void nb_json_key_str(FILE *out, const char *key, const char *s)
+{
+	fprintf(out, ", \"%s\": ", key);
+	nb_json_str(s, out);
+}
+
+static void nb_json_key_num(FILE *out, const char *key, double v)
+{
+	fprintf(out, ", \"%s\": ", key);
+	nb_json_num(v, out);
+}
+
 static void nb_json_files(const char *name, const struct nb_compare_file *f, size_t n,
 			  FILE *out)
 {
@@ -1288,16 +1286,12 @@ static void nb_json_files(const char *name, const struct nb_compare_file *f, siz
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s\n    {\"path\": ", i ? "," : "");
 		nb_json_str(f[i].path, out);
-		fputs(", \"git_rev\": ", out);
-		nb_json_str(f[i].git_rev, out);
+		nb_json_key_str(out, "git_rev", f[i].git_rev);
 		fprintf(out, ", \"git_dirty\": %d, \"utc_time\": ", f[i].git_dirty);
 		nb_json_str(f[i].utc_time, out);
-		fputs(", \"machine_key\": ", out);
-		nb_json_str(f[i].machine_key, out);
-		fputs(", \"preset\": ", out);
-		nb_json_str(f[i].preset, out);
-		fputs(", \"isa_cap\": ", out);
-		nb_json_str(f[i].isa_cap, out);
+		nb_json_key_str(out, "machine_key", f[i].machine_key);
+		nb_json_key_str(out, "preset", f[i].preset);
+		nb_json_key_str(out, "isa_cap", f[i].isa_cap);
 		fprintf(out, ", \"complete\": %d, \"cells\": %zu}", f[i].complete, f[i].ncells);
 	}
 	fprintf(out, "\n  ],\n");
@@ -1319,10 +1313,8 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 	nb_json_str(nb_exit_text(rep->exit_code), out);
 	fputs(",\n  \"settings\": {\"alpha\": ", out);
 	nb_json_num(rep->opts.alpha, out);
-	fputs(", \"min_effect\": ", out);
-	nb_json_num(rep->opts.min_effect, out);
-	fputs(", \"ci_level\": ", out);
-	nb_json_num(rep->ci_level, out);
+	nb_json_key_num(out, "min_effect", rep->opts.min_effect);
+	nb_json_key_num(out, "ci_level", rep->ci_level);
 	fprintf(out, ", \"resamples\": %zu, \"seed\": %llu, \"force\": %s, \"exact\": %s, "
 		"\"all_samples\": %s, \"runs\": \"%s\", \"inject_slowdown\": ", rep->opts.resamples,
 		(unsigned long long)rep->opts.seed, rep->opts.force ? "true" : "false",
@@ -1344,12 +1336,9 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 		const struct nb_compare_row *r = &rep->rows[i];
 		fprintf(out, "%s\n    {\"key\": ", i ? "," : "");
 		nb_json_str(r->key, out);
-		fputs(", \"variant\": ", out);
-		nb_json_str(r->variant, out);
-		fputs(", \"base_impl\": ", out);
-		nb_json_str(r->base_impl, out);
-		fputs(", \"new_impl\": ", out);
-		nb_json_str(r->new_impl, out);
+		nb_json_key_str(out, "variant", r->variant);
+		nb_json_key_str(out, "base_impl", r->base_impl);
+		nb_json_key_str(out, "new_impl", r->new_impl);
 		fprintf(out, ", \"impl_changed\": %s, \"unstable\": %s, \"verdict\": ",
 			r->impl_changed ? "true" : "false", r->unstable ? "true" : "false");
 		nb_json_str(nb_verdict_name(r->s.verdict), out);
@@ -1360,30 +1349,21 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 			r->base_runs, r->new_runs, r->base_pick, r->new_pick, r->s.n_base, r->s.n_new,
 			r->base_total, r->new_total);
 		nb_json_num(r->s.base_median, out);
-		fputs(", \"new_median_s\": ", out);
-		nb_json_num(r->s.new_median, out);
-		fputs(", \"ratio\": ", out);
-		nb_json_num(r->s.ratio, out);
-		fputs(", \"ci_lo\": ", out);
-		nb_json_num(r->s.ci_lo, out);
-		fputs(", \"ci_hi\": ", out);
-		nb_json_num(r->s.ci_hi, out);
-		fputs(", \"p_slower\": ", out);
-		nb_json_num(r->s.p_slower, out);
-		fputs(", \"p_faster\": ", out);
-		nb_json_num(r->s.p_faster, out);
-		fputs(", \"base_err_ratio\": ", out);
-		nb_json_num(r->base_err_ratio, out);
-		fputs(", \"new_err_ratio\": ", out);
-		nb_json_num(r->new_err_ratio, out);
+		nb_json_key_num(out, "new_median_s", r->s.new_median);
+		nb_json_key_num(out, "ratio", r->s.ratio);
+		nb_json_key_num(out, "ci_lo", r->s.ci_lo);
+		nb_json_key_num(out, "ci_hi", r->s.ci_hi);
+		nb_json_key_num(out, "p_slower", r->s.p_slower);
+		nb_json_key_num(out, "p_faster", r->s.p_faster);
+		nb_json_key_num(out, "base_err_ratio", r->base_err_ratio);
+		nb_json_key_num(out, "new_err_ratio", r->new_err_ratio);
 		fputc('}', out);
 	}
 	fprintf(out, "\n  ],\n  \"geomean\": [");
 	for (size_t g = 0; g < rep->ngeo; g++) {
 		fprintf(out, "%s{\"variant\": ", g ? ", " : "");
 		nb_json_str(rep->geo[g].variant, out);
-		fputs(", \"ratio\": ", out);
-		nb_json_num(rep->geo[g].ratio, out);
+		nb_json_key_num(out, "ratio", rep->geo[g].ratio);
 		fprintf(out, ", \"cells\": %zu}", rep->geo[g].cells);
 	}
 	fprintf(out, "],\n");
@@ -1393,8 +1373,7 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 	for (size_t i = 0; i < rep->nfailures; i++) {
 		fprintf(out, "%s\n    {\"what\": ", i ? "," : "");
 		nb_json_str(rep->failures[i].what, out);
-		fputs(", \"detail\": ", out);
-		nb_json_str(rep->failures[i].detail, out);
+		nb_json_key_str(out, "detail", rep->failures[i].detail);
 		fputc('}', out);
 	}
 	fputs("\n  ],\n  \"warnings\": [", out);

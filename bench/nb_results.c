@@ -2,6 +2,7 @@
  * tables through the high-level table API (H5TB), atomic writes by rename,
  * and a reader that refuses damaged, foreign and other-version files. */
 #include "bench/nb_results.h"
+#include "bench/nb_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +25,16 @@ struct nb_field {
 	size_t size;
 	enum nb_ft kind;
 	const char *unit;    /* recorded in the table's "units" attribute */
+	/* added after schema 1 was first written: a file without it still
+	 * reads, the field then holds def (integers) or "" (strings) */
+	bool optional;
+	int64_t def;
 };
 
 #define NB_FIELD(T, mem, kind, unit) \
-	{ #mem, offsetof(struct T, mem), sizeof(((struct T *)0)->mem), kind, unit }
+	{ #mem, offsetof(struct T, mem), sizeof(((struct T *)0)->mem), kind, unit, false, 0 }
+#define NB_FIELD_OPT(T, mem, kind, unit, def) \
+	{ #mem, offsetof(struct T, mem), sizeof(((struct T *)0)->mem), kind, unit, true, def }
 
 static const struct nb_field nb_cell_fields[] = {
 	NB_FIELD(nb_cell_row, suite, NB_FT_STR, NULL),
@@ -73,6 +80,7 @@ static const struct nb_field nb_cell_fields[] = {
 	NB_FIELD(nb_cell_row, sde_calls, NB_FT_U64, "calls"),
 	NB_FIELD(nb_cell_row, sde_rows, NB_FT_U64, "rows"),
 	NB_FIELD(nb_cell_row, sde_bytes, NB_FT_U64, "bytes"),
+	NB_FIELD_OPT(nb_cell_row, notes, NB_FT_STR, NULL, 0),
 };
 
 static const struct nb_field nb_sample_fields[] = {
@@ -83,6 +91,8 @@ static const struct nb_field nb_sample_fields[] = {
 	NB_FIELD(nb_sample_row, ctx_switches, NB_FT_I64, "count, -1 unavailable"),
 	NB_FIELD(nb_sample_row, migrations, NB_FT_I64, "count, -1 unavailable"),
 	NB_FIELD(nb_sample_row, page_faults, NB_FT_I64, "count, -1 unavailable"),
+	NB_FIELD_OPT(nb_sample_row, procs_running, NB_FT_I32, "tasks, -1 unknown", -1),
+	NB_FIELD_OPT(nb_sample_row, steal_ticks, NB_FT_I32, "USER_HZ ticks, -1 unknown", -1),
 };
 
 static const struct nb_field nb_counter_fields[] = {
@@ -102,6 +112,7 @@ static const struct nb_field nb_stream_fields[] = {
 	NB_FIELD(nb_stream_row, copy_gbps, NB_FT_F64, "1e9 bytes/s"),
 	NB_FIELD(nb_stream_row, copy_nt_gbps, NB_FT_F64, "1e9 bytes/s"),
 	NB_FIELD(nb_stream_row, copy_nt_isa, NB_FT_STR, NULL),
+	NB_FIELD_OPT(nb_stream_row, notes, NB_FT_STR, NULL, 0),
 };
 
 static const struct nb_field nb_cache_fields[] = {
@@ -188,6 +199,8 @@ static const struct nb_field nb_meta_fields[] = {
 	NB_META(max_sample_ms, NB_FT_F64),
 	NB_META(unstable_rule, NB_FT_STR),
 	NB_META(perf_events, NB_FT_STR),
+	NB_FIELD_OPT(nb_results_meta, notes_rule, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_results_meta, buffer_offset, NB_FT_I64, NULL, -1),
 };
 
 /* ---- small helpers ---- */
@@ -204,11 +217,25 @@ void nb_res_strcpy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/* The value of an optional field a file lacks. */
+static void nb_field_default(const struct nb_field *f, char *p)
+{
+	switch (f->kind) {
+	case NB_FT_STR: memset(p, 0, f->size); break;
+	case NB_FT_I32: *(int32_t *)(void *)p = (int32_t)f->def; break;
+	case NB_FT_U32: *(uint32_t *)(void *)p = (uint32_t)f->def; break;
+	case NB_FT_I64: *(int64_t *)(void *)p = f->def; break;
+	case NB_FT_U64: *(uint64_t *)(void *)p = (uint64_t)f->def; break;
+	case NB_FT_F64: *(double *)(void *)p = (double)f->def; break;
+	}
+}
+
 void nb_results_init(struct nb_results *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->meta.schema_version = NB_RESULTS_SCHEMA_VERSION;
 	nb_res_strcpy(r->meta.kind, sizeof(r->meta.kind), "run");
+	r->meta.buffer_offset = -1;
 }
 
 void nb_results_free(struct nb_results *r)
@@ -496,62 +523,6 @@ close:
 	return rc;
 }
 
-static enum nb_status nb_fsync_path(const char *path, bool directory)
-{
-	int fd = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return nb_fail(NB_ERR_IO, "cannot open %s to sync it: %s", path, strerror(errno));
-	rc = fsync(fd);
-	close(fd);
-	/* some file systems refuse fsync on a directory: that is not an error */
-	if (rc != 0 && !(directory && (errno == EINVAL || errno == EBADF)))
-		return nb_fail(NB_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
-	return NB_OK;
-}
-
-static void nb_parent_dir(const char *path, char *dir, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(dir, size, ".");
-	else if (slash == path)
-		snprintf(dir, size, "/");
-	else
-		snprintf(dir, size, "%.*s", (int)(slash - path), path);
-}
-
-/* rename tmp onto path; without replace an existing path is kept. */
-static enum nb_status nb_rename(const char *tmp, const char *path, bool replace)
-{
-	char dir[PATH_MAX];
-
-	if (replace) {
-		if (rename(tmp, path) != 0)
-			return nb_fail(NB_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-				       strerror(errno));
-	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
-		if (errno == EEXIST)
-			return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)", path);
-		if (errno != EINVAL && errno != ENOSYS)
-			return nb_fail(NB_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-				       strerror(errno));
-		/* no RENAME_NOREPLACE here: link() also refuses to replace */
-		if (link(tmp, path) != 0) {
-			if (errno == EEXIST)
-				return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)",
-					       path);
-			return nb_fail(NB_ERR_IO, "cannot link %s to %s: %s", tmp, path,
-				       strerror(errno));
-		}
-		unlink(tmp);
-	}
-	nb_parent_dir(path, dir, sizeof(dir));
-	return nb_fsync_path(dir, true);
-}
-
 enum nb_status nb_results_write(const char *path, const struct nb_results *r, bool force)
 {
 	char tmp[PATH_MAX];
@@ -596,16 +567,7 @@ enum nb_status nb_results_write(const char *path, const struct nb_results *r, bo
 close_group:
 	H5Gclose(group);
 close_file:
-	if (st == NB_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-		st = nb_fail(NB_ERR_IO, "cannot flush %s", tmp);
-	if (H5Fclose(file) < 0 && st == NB_OK)
-		st = nb_fail(NB_ERR_IO, "cannot close %s", tmp);
-	if (st == NB_OK)
-		st = nb_fsync_path(tmp, false);
-	if (st == NB_OK)
-		st = nb_rename(tmp, path, force);
-	if (st != NB_OK)
-		unlink(tmp);
+	st = nb_publish_h5(file, tmp, path, force, st);
 close_fapl:
 	H5Pclose(fapl);
 	return st;
@@ -699,6 +661,10 @@ static enum nb_status nb_read_meta(hid_t file, const char *path, struct nb_resul
 		char *p = (char *)m + f->offset;
 		int rc;
 
+		if (f->optional && H5Aexists(file, f->name) == 0) {
+			nb_field_default(f, p);
+			continue;
+		}
 		if (f->kind == NB_FT_STR) {
 			rc = nb_read_string_attr(file, f->name, p, f->size);
 		} else {
@@ -743,6 +709,10 @@ static enum nb_status nb_read_table(hid_t group, const char *path, const struct 
 	hssize_t n;
 	void *rows = NULL;
 	enum nb_status st = NB_OK;
+	bool missing[64] = { false };
+
+	if (t->nfields > NB_ARRAY_LEN(missing))
+		return nb_fail(NB_ERR_INVALID, "/bench/%s: too many fields", t->name);
 
 	dset = H5Dopen2(group, t->name, H5P_DEFAULT);
 	if (dset < 0)
@@ -755,14 +725,17 @@ static enum nb_status nb_read_table(hid_t group, const char *path, const struct 
 		goto close;
 	}
 	/* HDF5 converts compound members by name and silently leaves a
-	 * member that the file lacks untouched: insist on every one */
-	for (size_t i = 0; i < t->nfields; i++)
-		if (H5Tget_member_index(ftype, t->fields[i].name) < 0) {
+	 * member that the file lacks untouched: insist on every one but the
+	 * optional ones, which get their default below */
+	for (size_t i = 0; i < t->nfields; i++) {
+		missing[i] = H5Tget_member_index(ftype, t->fields[i].name) < 0;
+		if (missing[i] && !t->fields[i].optional) {
 			st = nb_fail(NB_ERR_IO, "%s: /bench/%s has no field '%s' (not a "
 				     "schema %d file?)", path, t->name, t->fields[i].name,
 				     NB_RESULTS_SCHEMA_VERSION);
 			goto close;
 		}
+	}
 	n = H5Sget_simple_extent_npoints(space);
 	if (n < 0) {
 		st = nb_fail(NB_ERR_IO, "%s is damaged: /bench/%s has no size", path, t->name);
@@ -774,10 +747,10 @@ static enum nb_status nb_read_table(hid_t group, const char *path, const struct 
 		goto close;
 	}
 	for (size_t i = 0; i < t->nfields; i++) {
-		hid_t ft = nb_field_type(&t->fields[i]);
-		herr_t e = ft < 0 ? -1 : H5Tinsert(mtype, t->fields[i].name,
-						   t->fields[i].offset, ft);
-		if (ft >= 0)
+		hid_t ft = missing[i] ? 0 : nb_field_type(&t->fields[i]);
+		herr_t e = missing[i] ? 0 : ft < 0 ? -1 : H5Tinsert(mtype, t->fields[i].name,
+								      t->fields[i].offset, ft);
+		if (!missing[i] && ft >= 0)
 			H5Tclose(ft);
 		if (e < 0) {
 			st = nb_fail(NB_ERR_IO, "HDF5 refused a table field type");
@@ -798,6 +771,10 @@ static enum nb_status nb_read_table(hid_t group, const char *path, const struct 
 			rows = NULL;
 			goto close;
 		}
+		for (size_t i = 0; i < t->nfields; i++)
+			for (hssize_t j = 0; missing[i] && j < n; j++)
+				nb_field_default(&t->fields[i], (char *)rows +
+						 (size_t)j * t->row_size + t->fields[i].offset);
 		/* a full-width string has no NUL in the file: terminate it */
 		for (size_t i = 0; i < t->nfields; i++) {
 			if (t->fields[i].kind != NB_FT_STR)
@@ -1152,17 +1129,8 @@ enum nb_status nb_results_update_commit(struct nb_results_update *u)
 
 	if (u->file < 0 || !u->tmp[0])
 		return nb_fail(NB_ERR_INVALID, "no update in progress");
-	if (H5Fflush(u->file, H5F_SCOPE_GLOBAL) < 0)
-		st = nb_fail(NB_ERR_IO, "cannot flush %s", u->tmp);
-	if (H5Fclose(u->file) < 0 && st == NB_OK)
-		st = nb_fail(NB_ERR_IO, "cannot close %s", u->tmp);
+	st = nb_publish_h5(u->file, u->tmp, u->path, true, st);
 	u->file = -1;
-	if (st == NB_OK)
-		st = nb_fsync_path(u->tmp, false);
-	if (st == NB_OK)
-		st = nb_rename(u->tmp, u->path, true);
-	if (st != NB_OK)
-		unlink(u->tmp);
 	u->tmp[0] = '\0';
 	return st;
 }

@@ -76,6 +76,10 @@ struct nb_results_meta {
 	char unstable_rule[NB_RES_TEXT]; /* the rule that sets cells.unstable */
 	char perf_events[NB_RES_TEXT];   /* "available" or why per-sample Linux
 					  * software events are missing */
+	/* the two below may be absent from older files (read as "" and -1) */
+	char notes_rule[NB_RES_LONG];    /* the rules behind cells.notes */
+	int64_t buffer_offset;           /* --buffer-offset: bytes the outputs sit
+					  * past a 2 MiB boundary; -1 not given */
 	int stream_count;                /* thread counts with STREAM figures */
 	int stream_threads[NB_RES_MAX_STREAM];
 	double stream_read_gbps[NB_RES_MAX_STREAM];   /* beyond the caches */
@@ -133,6 +137,10 @@ struct nb_cell_row {
 	uint64_t sde_calls;
 	uint64_t sde_rows;
 	uint64_t sde_bytes;
+	/* what a reader must know beside the numbers, "; " separated, "" none
+	 * (may be absent from older files): "above limit ...: limit suspect",
+	 * "busy ...", "busy unknown ..." (meta.notes_rule) */
+	char notes[NB_RES_TEXT];
 };
 
 /* /bench/samples: every raw sample, grouped by cell, in round order. The
@@ -145,6 +153,11 @@ struct nb_sample_row {
 	int64_t ctx_switches;
 	int64_t migrations;
 	int64_t page_faults;
+	/* /proc/stat around the sample (may be absent from older files: -1):
+	 * the larger procs_running of the reads before and after it, and the
+	 * growth of the cpu line's steal time; -1 unknown */
+	int32_t procs_running;
+	int32_t steal_ticks;
 };
 
 /* /bench/counters: PAPI event values per cell, unavailable ones with PAPI's
@@ -169,6 +182,8 @@ struct nb_stream_row {
 	double copy_gbps;            /* b[i] = a[i] */
 	double copy_nt_gbps;         /* b[i] = a[i], non-temporal stores */
 	char copy_nt_isa[NB_RES_SHORT]; /* "avx512", "avx2" or "none" */
+	char notes[NB_RES_TEXT];     /* windows, retries, threads sharing a CPU
+				      * (may be absent from older files: "") */
 };
 
 /* /bench/caches: the data-cache levels as the OS and CPUID report them and

@@ -1,11 +1,15 @@
 /* STREAM in miniature for the roofline (read, copy, streaming-store copy per
  * thread count and size) and a pointer-chase measurement of the cache sizes.
  * Buffers are touched before timing, the first repetition is skipped, the
- * best repetition is kept, and the results are checked after timing. */
+ * best of at least 10 is kept, threads are pinned one per CPU, and the
+ * results are checked after timing; a table entry below fewer threads is
+ * measured again, and DRAM gets a second window at the end of a run. */
 #include "bench/nb_stream.h"
 
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench/nb_busy.h"
 #include "bench/nb_stats.h"
 #include "bench/nb_timer.h"
 #include "common/nb_rng.h"
@@ -94,7 +99,42 @@ struct nb_stream_run {
 	int threads;
 	double *partial;          /* per-thread read sums, 64 bytes apart */
 	int team;                 /* threads OpenMP actually gave */
+	int *cpu_at;              /* per thread (16 ints apart): CPU before and
+				   * after its pass, -1 unknown */
+	bool pin;                 /* pin thread t to cpus[t] while timing */
+	int cpus[CPU_SETSIZE];    /* CPUs this process may use */
+	int ncpus;
+	bool pin_failed;
+	int counted;              /* counted repetitions (all kernels) */
+	int shared;               /* of those, with two threads on one CPU */
+	struct nb_busy_probe busy;
+	int rounds, busy_rounds;  /* counted rounds with /proc/stat read; busy */
 };
+
+/* Pins the calling thread to one CPU, keeping its old mask in old. */
+static bool nb_pin_self(int cpu, cpu_set_t *old)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(*old), old) != 0)
+		return false;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+
+/* Whether two threads of the team noted the same CPU (before or after). */
+static bool nb_team_shared_cpu(const int *cpu_at, int nt)
+{
+	for (int i = 0; i < nt; i++)
+		for (int j = i + 1; j < nt; j++)
+			for (int k = 0; k < 2; k++)
+				if (cpu_at[i * 16 + k] >= 0 &&
+				    (cpu_at[i * 16 + k] == cpu_at[j * 16] ||
+				     cpu_at[i * 16 + k] == cpu_at[j * 16 + 1]))
+					return true;
+	return false;
+}
 
 /* Thread t's share of the arrays: whole 64-double blocks. */
 static void nb_stream_share(size_t n, int t, int nt, size_t *begin, size_t *len)
@@ -143,19 +183,30 @@ static void nb_stream_time(struct nb_stream_run *r, const enum nb_stream_op *ops
 {
 	uint64_t start = nb_now_ns();
 	int stop = 0;
+	bool pin_failed = false;
 
 	for (int i = 0; i < nops; i++)
 		best[i] = INFINITY;
 	r->team = 0;
-#pragma omp parallel num_threads(r->threads)
+	r->counted = 0;
+	r->shared = 0;
+	r->rounds = 0;
+	r->busy_rounds = 0;
+#pragma omp parallel num_threads(r->threads) reduction(|| : pin_failed)
 	{
 		int t = omp_get_thread_num();
 		int nt = omp_get_num_threads();
 		size_t begin, len;
+		cpu_set_t old;
+		bool pinned = false;
 
 		nb_stream_share(r->n, t, nt, &begin, &len);
 		if (t == 0)
 			r->team = nt;
+		if (r->pin && nt <= r->ncpus) {
+			pinned = nb_pin_self(r->cpus[t], &old);
+			pin_failed = !pinned;
+		}
 		for (int round = 0; !stop; round++) {
 			for (int i = 0; i < nops; i++) {
 				uint64_t t0 = 0;
@@ -163,14 +214,29 @@ static void nb_stream_time(struct nb_stream_run *r, const enum nb_stream_op *ops
 #pragma omp barrier
 				if (t == 0)
 					t0 = nb_now_ns();
+				r->cpu_at[t * 16] = sched_getcpu();
 				sum = nb_stream_pass(r, ops[i], begin, len, inner);
+				r->cpu_at[t * 16 + 1] = sched_getcpu();
 				if (ops[i] == NB_OP_READ)
 					r->partial[t * 8] = sum;
 #pragma omp barrier
 				if (t == 0) {
 					double sec = (double)(nb_now_ns() - t0) * 1e-9;
-					if (round > 0 && sec < best[i])
-						best[i] = sec;
+					if (round > 0) {
+						if (sec < best[i])
+							best[i] = sec;
+						r->counted++;
+						r->shared += nb_team_shared_cpu(r->cpu_at, nt);
+					}
+				}
+			}
+			if (t == 0 && round > 0) {
+				struct nb_procstat ps;
+				/* the others wait at the barrier below: the team
+				 * counts at most nt runnable tasks */
+				if (nb_busy_read(&r->busy, &ps)) {
+					r->rounds++;
+					r->busy_rounds += ps.procs_running > nt;
 				}
 			}
 			if (t == 0)
@@ -180,7 +246,12 @@ static void nb_stream_time(struct nb_stream_run *r, const enum nb_stream_op *ops
 				       round >= 100000;
 #pragma omp barrier
 		}
+		/* the team's threads live on in OpenMP's pool: give them back
+		 * the mask they had */
+		if (pinned)
+			(void)sched_setaffinity(0, sizeof(old), &old);
 	}
+	r->pin_failed = r->pin_failed || pin_failed;
 }
 
 /* One untimed pass of op, for the checks after timing. */
@@ -195,17 +266,42 @@ static void nb_stream_once(struct nb_stream_run *r, enum nb_stream_op op)
 	}
 }
 
+/* Whether and where to pin: threads > 1, the runtime binds nothing itself,
+ * and the process may use a CPU per thread. */
+static void nb_stream_pin_plan(struct nb_stream_run *r)
+{
+	cpu_set_t mask;
+
+	const char *env = getenv("NB_STREAM_PIN");
+
+	r->pin = false;
+	r->ncpus = 0;
+	if (r->threads < 2 || (env && strcmp(env, "0") == 0) ||
+	    omp_get_proc_bind() != omp_proc_bind_false ||
+	    sched_getaffinity(0, sizeof(mask), &mask) != 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &mask))
+			r->cpus[r->ncpus++] = c;
+	r->pin = r->ncpus >= r->threads;
+}
+
 static void nb_stream_fill(struct nb_stream_run *r)
 {
 #pragma omp parallel num_threads(r->threads)
 	{
+		int t = omp_get_thread_num();
 		size_t begin, len;
+		cpu_set_t old;
+		bool pinned = r->pin && t < r->ncpus && nb_pin_self(r->cpus[t], &old);
 
-		nb_stream_share(r->n, omp_get_thread_num(), omp_get_num_threads(), &begin, &len);
+		nb_stream_share(r->n, t, omp_get_num_threads(), &begin, &len);
 		for (size_t i = begin; i < begin + len; i++) {
 			r->a[i] = (double)(i & 15);
 			r->b[i] = -1.0;
 		}
+		if (pinned)
+			(void)sched_setaffinity(0, sizeof(old), &old);
 	}
 }
 
@@ -238,7 +334,8 @@ enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_sec
 	size_t inner, bytes;
 
 	*out = (struct nb_bandwidth){ .threads = threads, .bytes = array_bytes,
-		.read_gbps = NAN, .copy_gbps = NAN, .copy_nt_gbps = NAN, .copy_nt_isa = "none" };
+		.read_gbps = NAN, .copy_gbps = NAN, .copy_nt_gbps = NAN, .copy_nt_isa = "none",
+		.shared_cpu_reps = -1, .measurements = 1 };
 	if (threads < 1 || threads > procs)
 		return nb_fail(NB_ERR_INVALID, "STREAM: %d threads; this machine has %d", threads,
 			       procs);
@@ -253,6 +350,7 @@ enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_sec
 		return nb_fail(NB_ERR_NOMEM, "STREAM: no memory");
 	r->fns = nb_stream_pick();
 	r->threads = threads;
+	nb_busy_open(&r->busy, NULL);
 	/* whole 64-double blocks */
 	r->n = (array_bytes + NB_STREAM_BLOCK * sizeof(double) - 1) /
 	       (NB_STREAM_BLOCK * sizeof(double)) * NB_STREAM_BLOCK;
@@ -261,17 +359,22 @@ enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_sec
 	r->a = nb_big_alloc(bytes);
 	r->b = nb_big_alloc(bytes);
 	r->partial = calloc((size_t)threads * 8, sizeof(double));
-	if (!r->a || !r->b || !r->partial) {
+	r->cpu_at = malloc((size_t)threads * 16 * sizeof(int));
+	if (!r->a || !r->b || !r->partial || !r->cpu_at) {
 		st = nb_fail(NB_ERR_NOMEM, "STREAM: cannot allocate 2 x %zu bytes", bytes);
 		goto free_bufs;
 	}
-	/* first touch by the threads that use each share, outside the timing */
+	nb_stream_pin_plan(r);
+	/* first touch by the threads that use each share, outside the timing
+	 * (pinned like the timing, so each share's pages are faulted by the
+	 * thread, and on the CPU, that will stream them) */
 	nb_stream_fill(r);
 
 	/* calibrate with the copy: one repetition should last about
 	 * min_seconds/20 (>= 200 us), so a barrier and the clock reads
-	 * (~1 us) stay below 1% of it */
-	nb_stream_time(r, &cal, 1, 1, 2, 0.0, &t_pass);
+	 * (~1 us) stay below 1% of it; the fastest of 3 passes, so one
+	 * pre-empted pass does not shrink the repetition */
+	nb_stream_time(r, &cal, 1, 1, 3, 0.0, &t_pass);
 	if (r->team != threads) {
 		st = nb_fail(NB_ERR_UNSUPPORTED, "STREAM: OpenMP gave %d threads, not %d",
 			     r->team, threads);
@@ -284,7 +387,13 @@ enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_sec
 	if (inner > 1000000)
 		inner = 1000000;
 
-	nb_stream_time(r, ops, r->fns.copy_nt ? 3 : 2, inner, 3, min_seconds, best);
+	nb_stream_time(r, ops, r->fns.copy_nt ? 3 : 2, inner, NB_STREAM_MIN_REPS, min_seconds,
+		       best);
+	out->reps = r->counted / (r->fns.copy_nt ? 3 : 2);
+	out->shared_cpu_reps = threads > 1 ? r->shared : 0;
+	out->pinned = r->pin && !r->pin_failed;
+	out->rounds = r->rounds;
+	out->busy_rounds = r->busy_rounds;
 
 	/* the checks, after timing: the read's sums (of its last timed pass)
 	 * are exact small integers; each copy is rerun once on a cleared b */
@@ -316,6 +425,8 @@ enum nb_status nb_stream_measure(int threads, size_t array_bytes, double min_sec
 		out->copy_nt_isa = r->fns.nt_isa;
 	}
 free_bufs:
+	nb_busy_close(&r->busy);
+	free(r->cpu_at);
 	free(r->partial);
 	free(r->b);
 	free(r->a);
@@ -592,6 +703,7 @@ enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *
 		return nb_fail(NB_ERR_NOMEM, "STREAM table: no memory");
 	for (size_t ti = 0; ti < nthreads; ti++) {
 		size_t t = threads[ti] > 0 ? (size_t)threads[ti] : 1;
+		/* (the levels below, measured in this order for each count) */
 		/* private levels (L1, L2) grow with the threads; L3 is shared */
 		struct { const char *name; size_t array, level; } pts[4] = {
 			{ "L1", t * l1 / 4, t * l1 },
@@ -612,12 +724,179 @@ enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *
 			count++;
 		}
 	}
+	st = nb_stream_sanity(tab, count, min_seconds, NB_STREAM_RETRIES, NULL, NULL, NULL);
+	if (st != NB_OK)
+		goto free_tab;
 	*out = tab;
 	*n = count;
 	return NB_OK;
 free_tab:
 	free(tab);
 	return st;
+}
+
+static enum nb_status nb_stream_measure_default(void *ctx, int threads, size_t array_bytes,
+						double min_seconds, struct nb_bandwidth *out)
+{
+	(void)ctx;
+	return nb_stream_measure(threads, array_bytes, min_seconds, out);
+}
+
+/* Appends printf text to the entry's note ("; " between parts). */
+__attribute__((format(printf, 2, 3)))
+static void nb_note_add(struct nb_bandwidth *e, const char *fmt, ...)
+{
+	size_t used = strlen(e->note);
+	va_list ap;
+
+	if (used && used + 2 < sizeof(e->note)) {
+		memcpy(e->note + used, "; ", 3);
+		used += 2;
+	}
+	if (used + 1 >= sizeof(e->note))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(e->note + used, sizeof(e->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+static double nb_better(double a, double b)
+{
+	if (isnan(a))
+		return b;
+	if (isnan(b))
+		return a;
+	return a > b ? a : b;
+}
+
+void nb_stream_merge(struct nb_bandwidth *e, const struct nb_bandwidth *again)
+{
+	e->read_gbps = nb_better(e->read_gbps, again->read_gbps);
+	e->copy_gbps = nb_better(e->copy_gbps, again->copy_gbps);
+	e->copy_nt_gbps = nb_better(e->copy_nt_gbps, again->copy_nt_gbps);
+	e->reps += again->reps;
+	if (e->shared_cpu_reps >= 0 && again->shared_cpu_reps >= 0)
+		e->shared_cpu_reps += again->shared_cpu_reps;
+	else
+		e->shared_cpu_reps = -1;
+	e->pinned = e->pinned && again->pinned;
+	e->rounds += again->rounds;
+	e->busy_rounds += again->busy_rounds;
+	e->measurements++;
+}
+
+/* The kernels whose figure in e lies below the best of the entries with
+ * fewer threads at e's level: bit 0 read, 1 copy, 2 copy_nt. worst gets
+ * the fewer-thread count of the largest shortfall. */
+static unsigned nb_stream_below(const struct nb_bandwidth *tab, size_t n, size_t i,
+				int *fewer)
+{
+	const struct nb_bandwidth *e = &tab[i];
+	unsigned bad = 0;
+
+	*fewer = 0;
+	if (!e->level)
+		return 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct nb_bandwidth *f = &tab[j];
+		const double mine[3] = { e->read_gbps, e->copy_gbps, e->copy_nt_gbps };
+		const double theirs[3] = { f->read_gbps, f->copy_gbps, f->copy_nt_gbps };
+
+		if (j == i || !f->level || f->threads >= e->threads || strcmp(f->level, e->level))
+			continue;
+		for (int k = 0; k < 3; k++)
+			if (mine[k] < theirs[k]) {     /* false when either is NaN */
+				bad |= 1u << k;
+				*fewer = f->threads;
+			}
+	}
+	return bad;
+}
+
+static enum nb_status nb_stream_sanity_some(struct nb_bandwidth *tab, size_t n,
+					    double min_seconds, int retries,
+					    nb_stream_measure_fn fn, void *ctx,
+					    size_t *remeasured, bool dram_only)
+{
+	static const char *const names[3] = { "read", "copy", "copy_nt" };
+
+	if (!fn)
+		fn = nb_stream_measure_default;
+	if (remeasured)
+		*remeasured = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct nb_bandwidth *e = &tab[i];
+		int fewer = 0, tries = 0;
+		unsigned bad = dram_only && e->level_bytes != 0 ? 0
+			: nb_stream_below(tab, n, i, &fewer);
+
+		while (bad && tries < retries) {
+			struct nb_bandwidth again;
+			enum nb_status st = fn(ctx, e->threads, e->bytes, min_seconds, &again);
+			if (st != NB_OK)
+				return st;
+			nb_stream_merge(e, &again);
+			tries++;
+			if (remeasured)
+				(*remeasured)++;
+			bad = nb_stream_below(tab, n, i, &fewer);
+		}
+		if (bad) {
+			char list[32] = "";
+			for (int k = 0; k < 3; k++)
+				if (bad & (1u << k))
+					snprintf(list + strlen(list), sizeof(list) - strlen(list),
+						 "%s%s", list[0] ? "," : "", names[k]);
+			nb_note_add(e, "%s below %d thread%s after %d re-measurement%s (kept)",
+				    list, fewer, fewer > 1 ? "s" : "", tries, tries == 1 ? "" : "s");
+		} else if (tries) {
+			nb_note_add(e, "re-measured %dx (was below fewer threads)", tries);
+		}
+	}
+	return NB_OK;
+}
+
+enum nb_status nb_stream_sanity(struct nb_bandwidth *tab, size_t n, double min_seconds,
+				int retries, nb_stream_measure_fn fn, void *ctx,
+				size_t *remeasured)
+{
+	return nb_stream_sanity_some(tab, n, min_seconds, retries, fn, ctx, remeasured, false);
+}
+
+enum nb_status nb_stream_sanity_dram(struct nb_bandwidth *tab, size_t n, double min_seconds,
+				     int retries, nb_stream_measure_fn fn, void *ctx,
+				     size_t *remeasured)
+{
+	return nb_stream_sanity_some(tab, n, min_seconds, retries, fn, ctx, remeasured, true);
+}
+
+enum nb_status nb_stream_second_window(struct nb_bandwidth *tab, size_t n,
+				       double min_seconds, nb_stream_measure_fn fn,
+				       void *ctx)
+{
+	if (!fn)
+		fn = nb_stream_measure_default;
+	for (size_t i = 0; i < n; i++) {
+		struct nb_bandwidth *e = &tab[i], again;
+		enum nb_status st;
+
+		if (e->level_bytes != 0)
+			continue;
+		st = fn(ctx, e->threads, e->bytes, min_seconds, &again);
+		if (st != NB_OK)
+			return st;
+		nb_note_add(e, "windows start/end read %.1f/%.1f copy %.1f/%.1f copy_nt "
+			    "%.1f/%.1f", e->read_gbps, again.read_gbps, e->copy_gbps,
+			    again.copy_gbps, e->copy_nt_gbps, again.copy_nt_gbps);
+		nb_stream_merge(e, &again);
+	}
+	return nb_stream_sanity_dram(tab, n, min_seconds, NB_STREAM_RETRIES, fn, ctx, NULL);
+}
+
+bool nb_above_limit(double gbps, double limit_gbps)
+{
+	return isfinite(gbps) && isfinite(limit_gbps) && limit_gbps > 0 &&
+	       gbps > (1.0 + NB_LIMIT_TOLERANCE) * limit_gbps;
 }
 
 double nb_limit_gbps(const struct nb_bandwidth *table, size_t n, int threads,

@@ -14,8 +14,10 @@
  * One bandwidth measurement. Bytes are counted as STREAM counts them (what
  * the algorithm must move, no write-allocate): read = 1 array, copy = 2
  * arrays of `bytes` each. GB/s = 1e9 bytes per second. Each figure is the
- * best repetition after skipping the first; the copies are checked after
- * timing (a failed check fails nb_stream_measure).
+ * best repetition after skipping the first (of at least NB_STREAM_MIN_REPS
+ * counted ones); the copies are checked after timing (a failed check fails
+ * nb_stream_measure). When a point is measured again (nb_stream_merge),
+ * each figure is the best of all its measurements.
  */
 struct nb_bandwidth {
 	int threads;
@@ -29,7 +31,22 @@ struct nb_bandwidth {
 	double copy_nt_gbps;   /* b[i] = a[i], non-temporal stores; NaN when
 				* the CPU (or the ISA cap) is below AVX2 */
 	const char *copy_nt_isa; /* "avx512", "avx2" or "none" */
+	int reps;              /* counted repetitions of each kernel (summed
+				* over measurements) */
+	int shared_cpu_reps;   /* of those (all kernels), how many found two of
+				* the team's threads on one CPU; -1 unknown */
+	bool pinned;           /* threads were pinned one per CPU (below) */
+	int rounds;            /* counted rounds whose /proc/stat was read */
+	int busy_rounds;       /* of those, with procs_running > threads
+				* (bench/nb_busy.h); both 0 when unreadable */
+	int measurements;      /* 1 + times measured again and merged */
+	char note[256];        /* windows, re-measurements, the sanity rule */
 };
+
+/* Counted repetitions of each kernel per point, whatever min_seconds says
+ * (STREAM's NTIMES is 10 with the first skipped; a 100 ms window at
+ * 128 MiB gave only 6, and one disturbed window spoiled them all). */
+#define NB_STREAM_MIN_REPS 10
 
 /*
  * Measures one (threads, array_bytes) point: allocates two arrays of
@@ -37,8 +54,18 @@ struct nb_bandwidth {
  * them from the threads that will use them (first touch is ~10 us per 4 KiB
  * page on this VM: never inside the timing), then runs the three kernels in
  * interleaved rounds (read, copy, copy_nt, read, ...) until min_seconds
- * have passed (and at least 3 rounds), skipping the first round, keeping
- * each kernel's best repetition; a repetition lasts >= 200 us (calibrated).
+ * have passed and NB_STREAM_MIN_REPS rounds were counted, skipping the
+ * first round, keeping each kernel's best repetition; a repetition lasts
+ * >= 200 us (calibrated on the fastest of 3 passes).
+ * With threads > 1 and no binding of the OpenMP runtime's own
+ * (OMP_PROC_BIND unset or false), each thread is pinned to its own CPU for
+ * the measurement and unpinned after: unpinned, Linux ran both threads of
+ * a 2-thread team on one vCPU of this VM (a "2-thread" figure at or below
+ * the 1-thread one). Each thread notes its CPU before and after every
+ * pass, so a repetition that still shared a CPU is counted. NB_STREAM_PIN=0
+ * in the environment measures unpinned (to see the packing for oneself).
+ * After each round, /proc/stat says whether another task was runnable
+ * (busy_rounds): outside the timing, a few microseconds.
  * threads: 1 .. omp_get_num_procs().
  * array_bytes: 4 KiB .. 16 GiB. out->level is left NULL.
  */
@@ -76,11 +103,51 @@ size_t nb_cache_last_level_bytes(const struct nb_cache_levels *c);
  * size in L1 (array = L1d/4, so the copy's two arrays fill half of it), in
  * L2 (L2/4), in L3 (L3/4, only when a measured L3 exists) and in DRAM
  * (array = 4x the last level, at least 64 MiB), labelled with level and
- * level_bytes. min_seconds applies per point. *out is malloc'd (free it).
+ * level_bytes. min_seconds applies per point. Then the sanity rule
+ * (nb_stream_sanity, NB_STREAM_RETRIES re-measurements at most per entry).
+ * *out is malloc'd (free it).
  */
+#define NB_STREAM_RETRIES 2
 enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *threads,
 			       size_t nthreads, double min_seconds,
 			       struct nb_bandwidth **out, size_t *n);
+
+/* One measurement of a point: nb_stream_measure, or an injected stand-in
+ * (tests). ctx is passed through. */
+typedef enum nb_status (*nb_stream_measure_fn)(void *ctx, int threads, size_t array_bytes,
+					       double min_seconds, struct nb_bandwidth *out);
+
+/* Folds a new measurement of the same point into e: each figure becomes the
+ * better of the two, reps and shared_cpu_reps add up, measurements + 1. */
+void nb_stream_merge(struct nb_bandwidth *e, const struct nb_bandwidth *again);
+
+/*
+ * The sanity rule: with more threads a kernel cannot move less. For each
+ * entry of threads t and each kernel, the figure must not be below the best
+ * figure of any entry with fewer threads at the same level. An entry that
+ * is re-measured (fn; NULL: nb_stream_measure) up to `retries` times,
+ * merged each time, until it holds; if it still does not, the entry keeps
+ * its best figures and its note says so (recorded honestly, not hidden).
+ * *remeasured (may be NULL) counts the extra measurements.
+ */
+enum nb_status nb_stream_sanity(struct nb_bandwidth *tab, size_t n, double min_seconds,
+				int retries, nb_stream_measure_fn fn, void *ctx,
+				size_t *remeasured);
+/* The same for the DRAM entries (level_bytes 0) only. */
+enum nb_status nb_stream_sanity_dram(struct nb_bandwidth *tab, size_t n, double min_seconds,
+				     int retries, nb_stream_measure_fn fn, void *ctx,
+				     size_t *remeasured);
+
+/*
+ * The second window: every DRAM entry (level_bytes 0) is measured again
+ * (fn; NULL: nb_stream_measure) and merged, then the sanity rule runs
+ * again on them. `normbench run` calls it after the last cell, so each DRAM
+ * figure is the best of two windows minutes apart: one disturbed window
+ * (a neighbour's burst, a packed vCPU) no longer sets the limit.
+ */
+enum nb_status nb_stream_second_window(struct nb_bandwidth *tab, size_t n,
+				       double min_seconds, nb_stream_measure_fn fn,
+				       void *ctx);
 
 /*
  * The bandwidth limit for a cell of `threads` threads whose algorithm moves
@@ -91,5 +158,11 @@ enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *
  */
 double nb_limit_gbps(const struct nb_bandwidth *table, size_t n, int threads,
 		     size_t working_set_bytes);
+
+/* A cell moving more than its limit by this fraction is flagged: no kernel
+ * beats the machine's own copy by 5%, so the limit is what is suspect. */
+#define NB_LIMIT_TOLERANCE 0.05
+/* gbps > (1 + NB_LIMIT_TOLERANCE) * limit_gbps, both finite and > 0. */
+bool nb_above_limit(double gbps, double limit_gbps);
 
 #endif

@@ -441,6 +441,7 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 	s->min_sample_ms = 5;
 	s->max_sample_ms = 100;
 	s->stream_ms = 100;
+	s->buffer_offset = -1;
 	snprintf(s->events, sizeof(s->events), "%s", NB_COUNTERS_DEFAULT_LIST);
 	memcpy(s->variants, four, sizeof(four));
 	s->nvariants = 4;

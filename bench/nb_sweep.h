@@ -61,6 +61,8 @@ struct nb_sweep {
 	double min_sample_ms;            /* calibration target of one sample */
 	double max_sample_ms;            /* a sample never planned longer */
 	double stream_ms;                /* per STREAM point */
+	long buffer_offset;              /* outputs this many bytes past a 2 MiB
+					  * boundary (--buffer-offset); -1 none */
 	struct nb_conventions conv;
 	uint64_t seed;
 	char events[1024];               /* PAPI events, comma separated; "" none */

@@ -49,73 +49,6 @@ enum nb_status nb_flashnorm_fold(enum nb_dtype dtype, size_t n, size_t m,
 		       nb_dtype_traits[dtype].name);
 }
 
-/*
- * Fused, f32: z = x W* (cblas_sgemm, row-major, rows x n times n x m), then
- * z_i,: = z_i,: r_i (+ out_bias), r_i = 1/sqrt(mean(x_i^2) + eps) (or
- * 1/(rms + eps)) computed exactly as rmsnorm_fwd_f32_portable computes it
- * (f32, 8 accumulators, the scaled fallback for rows whose squares overflow;
- * a NaN/Inf row gives a NaN z row). Passes over x: 2 (GEMM, r). x, W*, z
- * must be naturally aligned (BLAS) and z must not overlap x or W*.
- * Threads: OpenBLAS's and the OpenMP row loop both follow p->threads.
- * Needs p->w_folded (nb_flashnorm_fold).
- */
-void nb_flashnorm_fwd_f32_fused(const struct nb_problem *p, size_t row_begin, size_t row_end,
-				void *dgain_part, void *dbias_part)
-{
-	size_t n = p->n, m = p->m, rows = row_end - row_begin;
-	const float *x = (const float *)p->x + row_begin * n;
-	float *z = (float *)p->z + row_begin * m;
-	const float *c = p->out_bias;
-	int threads = nb_blas_threads(p);
-
-	(void)dgain_part;
-	(void)dbias_part;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)m, (int)n,
-		    1.0f, x, (int)n, p->w_folded, (int)m, 0.0f, z, (int)m);
-#pragma omp parallel for schedule(static) num_threads(threads) \
-	if (rows * n >= NB_PARALLEL_MIN_ELEMENTS)
-	for (size_t i = 0; i < rows; i++) {
-		float r = nb_portable_rms_r_f32(p, x + i * n);
-		float *zi = z + i * m;
-
-		if (c)
-			for (size_t j = 0; j < m; j++)
-				zi[j] = zi[j] * r + c[j];
-		else
-			for (size_t j = 0; j < m; j++)
-				zi[j] = zi[j] * r;
-	}
-}
-
-/* Fused, f64: as the f32 entry with cblas_dgemm and rmsnorm_fwd_f64's r. */
-void nb_flashnorm_fwd_f64_fused(const struct nb_problem *p, size_t row_begin, size_t row_end,
-				void *dgain_part, void *dbias_part)
-{
-	size_t n = p->n, m = p->m, rows = row_end - row_begin;
-	const double *x = (const double *)p->x + row_begin * n;
-	double *z = (double *)p->z + row_begin * m;
-	const double *c = p->out_bias;
-	int threads = nb_blas_threads(p);
-
-	(void)dgain_part;
-	(void)dbias_part;
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)m, (int)n,
-		    1.0, x, (int)n, p->w_folded, (int)m, 0.0, z, (int)m);
-#pragma omp parallel for schedule(static) num_threads(threads) \
-	if (rows * n >= NB_PARALLEL_MIN_ELEMENTS)
-	for (size_t i = 0; i < rows; i++) {
-		double r = nb_portable_rms_r_f64(p, x + i * n);
-		double *zi = z + i * m;
-
-		if (c)
-			for (size_t j = 0; j < m; j++)
-				zi[j] = zi[j] * r + c[j];
-		else
-			for (size_t j = 0; j < m; j++)
-				zi[j] = zi[j] * r;
-	}
-}
-
 /* y = RMSNorm(x) g into p->scratch with the fastest registered RMSNorm
  * kernel of this dtype (its own accumulation type), same threads. */
 static void nb_unfused_norm(const struct nb_problem *p, size_t row_begin, size_t row_end)
@@ -140,49 +73,17 @@ static void nb_unfused_norm(const struct nb_problem *p, size_t row_begin, size_t
 		nb_rmsnorm_fwd_f32_portable(&q, 0, q.rows, NULL, NULL);
 }
 
-/*
- * Unfused baseline, f32: y = RMSNorm(x) g into p->scratch (rows x n, by
- * nb_kernel_best's RMSNorm kernel), then z = y W (+ out_bias, added by the
- * GEMM with beta = 1 on z pre-filled with it) with cblas_sgemm. Passes over
- * x: 2 (the RMSNorm kernel's). Needs p->w (unfolded) and p->scratch.
- */
-void nb_flashnorm_fwd_f32_unfused(const struct nb_problem *p, size_t row_begin, size_t row_end,
-				  void *dgain_part, void *dbias_part)
-{
-	size_t n = p->n, m = p->m, rows = row_end - row_begin;
-	const float *y = (const float *)p->scratch + row_begin * n;
-	float *z = (float *)p->z + row_begin * m;
-	const float *c = p->out_bias;
+/* The fused and unfused entries, once per working type. */
+#define NB_T float
+#define NB_LIT(x) x##f
+#define NB_GEMM cblas_sgemm
+#define NB_RMS_R nb_portable_rms_r_f32
+#define NB_FLASH_FN(kind) nb_flashnorm_fwd_f32_##kind
+#include "kernels/flashnorm_tmpl.h"
 
-	(void)dgain_part;
-	(void)dbias_part;
-	nb_blas_threads(p);
-	nb_unfused_norm(p, row_begin, row_end);
-	if (c)
-		for (size_t i = 0; i < rows; i++)
-			for (size_t j = 0; j < m; j++)
-				z[i * m + j] = c[j];
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)m, (int)n,
-		    1.0f, y, (int)n, p->w, (int)m, c ? 1.0f : 0.0f, z, (int)m);
-}
-
-/* Unfused baseline, f64: as the f32 entry with cblas_dgemm. */
-void nb_flashnorm_fwd_f64_unfused(const struct nb_problem *p, size_t row_begin, size_t row_end,
-				  void *dgain_part, void *dbias_part)
-{
-	size_t n = p->n, m = p->m, rows = row_end - row_begin;
-	const double *y = (const double *)p->scratch + row_begin * n;
-	double *z = (double *)p->z + row_begin * m;
-	const double *c = p->out_bias;
-
-	(void)dgain_part;
-	(void)dbias_part;
-	nb_blas_threads(p);
-	nb_unfused_norm(p, row_begin, row_end);
-	if (c)
-		for (size_t i = 0; i < rows; i++)
-			for (size_t j = 0; j < m; j++)
-				z[i * m + j] = c[j];
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)m, (int)n,
-		    1.0, y, (int)n, p->w, (int)m, c ? 1.0 : 0.0, z, (int)m);
-}
+#define NB_T double
+#define NB_LIT(x) x
+#define NB_GEMM cblas_dgemm
+#define NB_RMS_R nb_portable_rms_r_f64
+#define NB_FLASH_FN(kind) nb_flashnorm_fwd_f64_##kind
+#include "kernels/flashnorm_tmpl.h"

@@ -16,6 +16,11 @@
 #ifndef NB_PF_AHEAD
 #define NB_PF_AHEAD ((size_t)16384)
 #endif
+/* __builtin_prefetch's locality: 3 = PREFETCHT0 (-DNB_PF_LOCALITY=N for an
+ * experiment) */
+#ifndef NB_PF_LOCALITY
+#define NB_PF_LOCALITY 3
+#endif
 
 /*
  * The cursor of one thread's rows: pos walks through x (rows are
@@ -61,7 +66,7 @@ static inline const char *nb_pf_row(const void *x, size_t stride, size_t i)
 static inline __attribute__((always_inline)) void nb_pf_step(struct nb_pf *pf)
 {
 	for (size_t i = 0; i < pf->k && pf->pos < pf->limit; i++, pf->pos += 64)
-		__builtin_prefetch(pf->pos, 0, 3);
+		__builtin_prefetch(pf->pos, 0, NB_PF_LOCALITY);
 }
 
 /*

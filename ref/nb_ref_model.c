@@ -768,12 +768,44 @@ static long double *nb_input_bounds(size_t len, const long double *x, const long
 	return b;
 }
 
+/* The bounds of a row-by-row stage: its inputs' (nb_input_bounds) and its
+ * outputs', in the caller's yb or a temporary; nb_frame_end scales the
+ * output bounds for the caller (nb_out_scale) and frees the rest. */
+struct nb_frame {
+	long double *xbb, *ybb;
+	long double *own;    /* ybb when it is a temporary */
+};
+
+static enum nb_status nb_frame_begin(struct nb_frame *f, size_t in_len, size_t out_len,
+				     const long double *x, const long double *xb,
+				     const struct nb_ref_errmodel *em, long double *yb,
+				     const char *what)
+{
+	f->xbb = nb_input_bounds(in_len, x, xb, em);
+	f->ybb = yb ? yb : malloc(out_len * sizeof(long double));
+	f->own = yb ? NULL : f->ybb;
+	if (!f->xbb || !f->ybb) {
+		free(f->xbb);
+		free(f->own);
+		return nb_fail(NB_ERR_NOMEM, "no memory for %s bounds", what);
+	}
+	return NB_OK;
+}
+
+static void nb_frame_end(struct nb_frame *f, size_t out_len, const struct nb_ref_errmodel *em)
+{
+	nb_scale(f->ybb, out_len, nb_out_scale(em));
+	free(f->xbb);
+	free(f->own);
+}
+
 enum nb_status nb_ref_norm(enum nb_norm_kind kind, size_t rows, size_t n, double eps,
 			   const long double *x, const long double *xb,
 			   const struct nb_ref_tensor *g, const struct nb_ref_tensor *b,
 			   const struct nb_ref_errmodel *em, long double *y, long double *yb)
 {
-	long double *xbb, *ybb;
+	struct nb_frame f;
+	enum nb_status st;
 
 	if (kind != NB_NORM_LAYERNORM && kind != NB_NORM_RMSNORM && kind != NB_NORM_CRMSNORM)
 		return nb_fail(NB_ERR_INVALID, "nb_ref_norm: kind %s is not a norm",
@@ -783,21 +815,13 @@ enum nb_status nb_ref_norm(enum nb_norm_kind kind, size_t rows, size_t n, double
 		return nb_fail(NB_ERR_INVALID, "nb_ref_norm: inconsistent arguments");
 	if (!em)
 		em = &nb_em_exact;
-	xbb = nb_input_bounds(rows * n, x, xb, em);
-	ybb = yb ? yb : malloc(rows * n * sizeof(long double));
-	if (!xbb || !ybb) {
-		free(xbb);
-		if (!yb)
-			free(ybb);
-		return nb_fail(NB_ERR_NOMEM, "no memory for norm bounds");
-	}
+	st = nb_frame_begin(&f, rows * n, rows * n, x, xb, em, yb, "norm");
+	if (st != NB_OK)
+		return st;
 	for (size_t r = 0; r < rows; r++)
-		nb_norm_row(kind, n, (long double)eps, x + r * n, xbb + r * n, g, b, em,
-			    y + r * n, ybb + r * n);
-	nb_scale(ybb, rows * n, nb_out_scale(em));
-	free(xbb);
-	if (!yb)
-		free(ybb);
+		nb_norm_row(kind, n, (long double)eps, x + r * n, f.xbb + r * n, g, b, em,
+			    y + r * n, f.ybb + r * n);
+	nb_frame_end(&f, rows * n, em);
 	return NB_OK;
 }
 
@@ -806,7 +830,7 @@ enum nb_status nb_ref_linear(size_t rows, const long double *x, const long doubl
 			     const struct nb_ref_errmodel *em, long double *y, long double *yb)
 {
 	struct nb_lin_scratch s;
-	long double *xbb, *ybb;
+	struct nb_frame f;
 	size_t n, m;
 	enum nb_status st;
 
@@ -819,19 +843,13 @@ enum nb_status nb_ref_linear(size_t rows, const long double *x, const long doubl
 	st = nb_lin_scratch_alloc(&s, m);
 	if (st != NB_OK)
 		return st;
-	xbb = nb_input_bounds(rows * n, x, xb, em);
-	ybb = yb ? yb : malloc(rows * m * sizeof(long double));
-	if (!xbb || !ybb) {
-		st = nb_fail(NB_ERR_NOMEM, "no memory for product bounds");
-		goto free_bounds;
+	st = nb_frame_begin(&f, rows * n, rows * m, x, xb, em, yb, "product");
+	if (st == NB_OK) {
+		for (size_t r = 0; r < rows; r++)
+			nb_linear_row(x + r * n, f.xbb + r * n, w, b, em, &s, y + r * m,
+				      f.ybb + r * m);
+		nb_frame_end(&f, rows * m, em);
 	}
-	for (size_t r = 0; r < rows; r++)
-		nb_linear_row(x + r * n, xbb + r * n, w, b, em, &s, y + r * m, ybb + r * m);
-	nb_scale(ybb, rows * m, nb_out_scale(em));
-free_bounds:
-	free(xbb);
-	if (!yb)
-		free(ybb);
 	nb_lin_scratch_free(&s);
 	return st;
 }
@@ -843,7 +861,7 @@ enum nb_status nb_ref_flash_linear(size_t rows, double eps, bool mean_fold,
 				   long double *y, long double *yb)
 {
 	struct nb_lin_scratch s;
-	long double *xbb, *ybb;
+	struct nb_frame f;
 	size_t n, m;
 	enum nb_status st;
 
@@ -857,20 +875,13 @@ enum nb_status nb_ref_flash_linear(size_t rows, double eps, bool mean_fold,
 	st = nb_lin_scratch_alloc(&s, m);
 	if (st != NB_OK)
 		return st;
-	xbb = nb_input_bounds(rows * n, x, xb, em);
-	ybb = yb ? yb : malloc(rows * m * sizeof(long double));
-	if (!xbb || !ybb) {
-		st = nb_fail(NB_ERR_NOMEM, "no memory for FlashNorm bounds");
-		goto free_bounds;
+	st = nb_frame_begin(&f, rows * n, rows * m, x, xb, em, yb, "FlashNorm");
+	if (st == NB_OK) {
+		for (size_t r = 0; r < rows; r++)
+			nb_flash_row(n, (long double)eps, mean_fold, x + r * n, f.xbb + r * n, w,
+				     colsum, b, em, &s, y + r * m, f.ybb + r * m);
+		nb_frame_end(&f, rows * m, em);
 	}
-	for (size_t r = 0; r < rows; r++)
-		nb_flash_row(n, (long double)eps, mean_fold, x + r * n, xbb + r * n, w, colsum, b,
-			     em, &s, y + r * m, ybb + r * m);
-	nb_scale(ybb, rows * m, nb_out_scale(em));
-free_bounds:
-	free(xbb);
-	if (!yb)
-		free(ybb);
 	nb_lin_scratch_free(&s);
 	return st;
 }

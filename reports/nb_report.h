@@ -118,6 +118,12 @@ struct nb_report_table {
 
 void nb_report_table_init(struct nb_report_table *t, const char *name, const char *title,
 			  const struct nb_report_input *mach, size_t nmach);
+/* Sets the columns (copied): nkey keys, the first ngroup blanked when
+ * repeated; nval values; ncsv CSV names (the strings must outlive t). */
+void nb_report_table_columns(struct nb_report_table *t, const struct nb_report_col *key,
+			     size_t nkey, size_t ngroup, const struct nb_report_col *val,
+			     size_t nval, const char *const *csv, size_t ncsv);
+#define NB_REPORT_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 void nb_report_table_free(struct nb_report_table *t);
 /* The row with this id (created with the key strings when missing). NULL
  * when out of memory. */

@@ -5,9 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/nb_format.h"
 #include "bench/nb_stats.h"
 #include "common/nb_dtype.h"
 #include "reports/nb_report.h"
+
+/* Value column i, and the next CSV column, of the builder's row for machine
+ * mi, unless an earlier call failed: they use the locals t, row, mi, col, st. */
+#define NB_VAL(i, ...) \
+	do { if (st == NB_OK) st = nb_report_set_val(t, row, mi, (i), __VA_ARGS__); } while (0)
+#define NB_CSV(...) \
+	do { if (st == NB_OK) st = nb_report_set_csv(t, row, mi, col++, __VA_ARGS__); } while (0)
 
 /* ------------------------------------------------------------ formatting */
 
@@ -39,17 +47,12 @@ static const char *nb_rep_num(double x, char *buf, size_t size)
 	return buf;
 }
 
-static const char *nb_rep_bytes(double b, char *buf, size_t size)
+/* The table's row with this id (nb_report_table_row), or NB_ERR_NOMEM. */
+static enum nb_status nb_rep_row(struct nb_report_table *t, const char *id,
+				 const char *const *key, struct nb_report_row **row)
 {
-	if (b >= 1024.0 * 1024 * 1024)
-		snprintf(buf, size, "%.1f GiB", b / (1024.0 * 1024 * 1024));
-	else if (b >= 1024.0 * 1024)
-		snprintf(buf, size, "%.1f MiB", b / (1024.0 * 1024));
-	else if (b >= 1024.0)
-		snprintf(buf, size, "%.1f KiB", b / 1024.0);
-	else
-		snprintf(buf, size, "%.0f B", b);
-	return buf;
+	*row = nb_report_table_row(t, id, key);
+	return *row ? NB_OK : nb_fail(NB_ERR_NOMEM, "out of memory for the report");
 }
 
 /* ----------------------------------------------------- ratios and CIs */
@@ -312,13 +315,13 @@ static const char *nb_rep_marks(const struct nb_cell_row *c)
 }
 
 static enum nb_status nb_rep_time_csv(struct nb_report_table *t, struct nb_report_row *row,
-				      size_t m, const struct nb_results *r,
-				      const struct nb_report_entry *e, size_t *col)
+				      size_t mi, const struct nb_results *r,
+				      const struct nb_report_entry *e, size_t *next_col)
 {
 	const struct nb_cell_row *c = &r->cells[e->cell];
 	char b[64];
+	size_t col = *next_col;
 	enum nb_status st = NB_OK;
-#define NB_CSV(...) do { if (st == NB_OK) st = nb_report_set_csv(t, row, m, (*col)++, __VA_ARGS__); } while (0)
 	NB_CSV("%s", c->suite);
 	NB_CSV("%llu", (unsigned long long)c->rows);
 	NB_CSV("%llu", (unsigned long long)c->d);
@@ -357,7 +360,7 @@ static enum nb_status nb_rep_time_csv(struct nb_report_table *t, struct nb_repor
 		for (int i = 0; i < 10; i++)
 			NB_CSV("%s", "");
 	}
-#undef NB_CSV
+	*next_col = col;
 	return st;
 }
 
@@ -424,27 +427,22 @@ static enum nb_status nb_rep_timing_suite(struct nb_report_table *t, size_t mi,
 			 strcmp(suite, "kernel") ? " [norm+proj]" : "");
 		key[0] = shape; key[1] = c->dtype; key[2] = c->dir; key[3] = thr;
 		key[4] = c->cache; key[5] = series;
-		row = nb_report_table_row(t, id, key);
-		if (!row) {
-			st = nb_fail(NB_ERR_NOMEM, "out of memory for the report");
+		st = nb_rep_row(t, id, key, &row);
+		if (st != NB_OK)
 			break;
-		}
 		nb_rep_fmt_time(c, 1e6, v, sizeof(v));
-		st = nb_report_set_val(t, row, mi, 0, "%s", v);
-		if (st == NB_OK && e[i].has_base && e[i].base == e[i].cell) {
-			st = nb_report_set_val(t, row, mi, 1, "baseline");
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 2, "–");
-		} else if (st == NB_OK && e[i].has_base) {
+		NB_VAL(0, "%s", v);
+		if (e[i].has_base && e[i].base == e[i].cell) {
+			NB_VAL(1, "baseline");
+			NB_VAL(2, "–");
+		} else if (e[i].has_base) {
 			nb_rep_fmt_ratio(&e[i].speedup, sp, sizeof(sp), red, sizeof(red));
-			st = nb_report_set_val(t, row, mi, 1, "%s", sp);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 2, "%s", red);
-		} else if (st == NB_OK) {
-			st = nb_report_set_val(t, row, mi, 1, "no baseline");
+			NB_VAL(1, "%s", sp);
+			NB_VAL(2, "%s", red);
+		} else {
+			NB_VAL(1, "no baseline");
 		}
-		if (st == NB_OK)
-			st = nb_report_set_val(t, row, mi, 3, "%s", c->isa);
+		NB_VAL(3, "%s", c->isa);
 		if (st == NB_OK)
 			st = nb_rep_time_csv(t, row, mi, r, &e[i], &col);
 	}
@@ -466,13 +464,8 @@ enum nb_status nb_report_build_timing(const struct nb_report_input *in, size_t n
 	enum nb_status st = NB_OK;
 
 	nb_report_table_init(t, "timing", "Time per call and speedup against LayerNorm", in, n);
-	t->nkey = sizeof(keys) / sizeof(keys[0]);
-	t->ngroup = 5;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = sizeof(vals) / sizeof(vals[0]);
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = sizeof(nb_rep_time_csv_cols) / sizeof(nb_rep_time_csv_cols[0]);
-	memcpy(t->csv, nb_rep_time_csv_cols, sizeof(nb_rep_time_csv_cols));
+	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 5, vals, NB_REPORT_COUNT(vals),
+				nb_rep_time_csv_cols, NB_REPORT_COUNT(nb_rep_time_csv_cols));
 	snprintf(t->caption, sizeof(t->caption),
 		 "Median time of one call (all rows) in µs with its bootstrap 95%% CI; the "
 		 "fastest verified implementation of each variant (ISA column; every "
@@ -508,21 +501,14 @@ enum nb_status nb_report_build_block(const struct nb_report_input *in, size_t n,
 		{ "time per layer ms [95% CI]", true }, { "reduction vs Pre-LN [95% CI]", true },
 		{ "share in normalization", true },
 	};
-	static const char *const extra[] = { "none_median_s", "norm_share" };
 	enum nb_status st = NB_OK;
-	size_t nbase = sizeof(nb_rep_time_csv_cols) / sizeof(nb_rep_time_csv_cols[0]);
 
 	nb_report_table_init(t, "block", "End-to-end transformer layer: time per layer per "
 			     "normalization arrangement", in, n);
-	t->nkey = sizeof(keys) / sizeof(keys[0]);
-	t->ngroup = 6;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = sizeof(vals) / sizeof(vals[0]);
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = nbase + 2;
-	memcpy(t->csv, nb_rep_time_csv_cols, sizeof(nb_rep_time_csv_cols));
-	t->csv[nbase] = extra[0];
-	t->csv[nbase + 1] = extra[1];
+	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 6, vals, NB_REPORT_COUNT(vals),
+				nb_rep_time_csv_cols, NB_REPORT_COUNT(nb_rep_time_csv_cols));
+	t->csv[t->ncsv++] = "none_median_s";
+	t->csv[t->ncsv++] = "norm_share";
 	snprintf(t->caption, sizeof(t->caption),
 		 "Median time of one layer forward pass over all tokens in ms with its bootstrap "
 		 "95%% CI. Reduction = 1 − t(arrangement)/t(Pre-LN) with the 95%% bootstrap CI "
@@ -551,35 +537,28 @@ enum nb_status nb_report_build_block(const struct nb_report_input *in, size_t n,
 			snprintf(thr, sizeof(thr), "%d", (int)c->threads);
 			key[0] = shape; key[1] = c->algo; key[2] = c->dtype; key[3] = c->dir;
 			key[4] = thr; key[5] = c->cache; key[6] = e[i].series;
-			row = nb_report_table_row(t, id, key);
-			if (!row) {
-				st = nb_fail(NB_ERR_NOMEM, "out of memory for the report");
+			st = nb_rep_row(t, id, key, &row);
+			if (st != NB_OK)
 				break;
-			}
 			nb_rep_fmt_time(c, 1e3, v, sizeof(v));
-			st = nb_report_set_val(t, row, mi, 0, "%s", v);
-			if (st == NB_OK && e[i].has_base && e[i].base == e[i].cell) {
-				st = nb_report_set_val(t, row, mi, 1, "baseline");
-			} else if (st == NB_OK && e[i].has_base) {
+			NB_VAL(0, "%s", v);
+			if (e[i].has_base && e[i].base == e[i].cell) {
+				NB_VAL(1, "baseline");
+			} else if (e[i].has_base) {
 				nb_rep_fmt_ratio(&e[i].speedup, sp, sizeof(sp), red, sizeof(red));
-				st = nb_report_set_val(t, row, mi, 1, "%s", red);
+				NB_VAL(1, "%s", red);
 			}
 			if (e[i].has_none && e[i].none != e[i].cell) {
 				tnone = r->cells[e[i].none].median_s;
 				share = (c->median_s - tnone) / c->median_s;
-				if (st == NB_OK)
-					st = nb_report_set_val(t, row, mi, 2, "%.1f%%", share * 100);
-			} else if (st == NB_OK) {
-				st = nb_report_set_val(t, row, mi, 2, "–");
+				NB_VAL(2, "%.1f%%", share * 100);
+			} else {
+				NB_VAL(2, "–");
 			}
 			if (st == NB_OK)
 				st = nb_rep_time_csv(t, row, mi, r, &e[i], &col);
-			if (st == NB_OK)
-				st = nb_report_set_csv(t, row, mi, col++, "%s",
-						       nb_rep_num(tnone, b, sizeof(b)));
-			if (st == NB_OK)
-				st = nb_report_set_csv(t, row, mi, col++, "%s",
-						       nb_rep_num(share, b, sizeof(b)));
+			NB_CSV("%s", nb_rep_num(tnone, b, sizeof(b)));
+			NB_CSV("%s", nb_rep_num(share, b, sizeof(b)));
 		}
 		free(e);
 	}
@@ -609,13 +588,8 @@ enum nb_status nb_report_build_bandwidth(const struct nb_report_input *in, size_
 
 	nb_report_table_init(t, "bandwidth", "Achieved bandwidth against the machine's "
 			     "measured limit", in, n);
-	t->nkey = sizeof(keys) / sizeof(keys[0]);
-	t->ngroup = 5;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = sizeof(vals) / sizeof(vals[0]);
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = sizeof(csv) / sizeof(csv[0]);
-	memcpy(t->csv, csv, sizeof(csv));
+	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 5, vals,
+				NB_REPORT_COUNT(vals), csv, NB_REPORT_COUNT(csv));
 	snprintf(t->caption, sizeof(t->caption),
 		 "Every timed kernel cell. GB/s = bytes the algorithm must move per call "
 		 "(STREAM counting: read x, write y, parameters once; 1 GB = 1e9 bytes) / median "
@@ -649,26 +623,18 @@ enum nb_status nb_report_build_bandwidth(const struct nb_report_input *in, size_
 			snprintf(thr, sizeof(thr), "%d", (int)c->threads);
 			key[0] = shape; key[1] = c->dtype; key[2] = c->dir; key[3] = thr;
 			key[4] = c->cache; key[5] = name; key[6] = c->impl;
-			row = nb_report_table_row(t, id, key);
-			if (!row) {
-				st = nb_fail(NB_ERR_NOMEM, "out of memory for the report");
+			st = nb_rep_row(t, id, key, &row);
+			if (st != NB_OK)
 				break;
-			}
-			st = nb_report_set_val(t, row, mi, 0, "%s [%s, %s]%s",
-					       nb_rep_sig(c->gbps, 3, g, sizeof(g)),
-					       nb_rep_sig(lo, 3, glo, sizeof(glo)),
-					       nb_rep_sig(hi, 3, ghi, sizeof(ghi)), nb_rep_marks(c));
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 1, "%s",
-						       nb_rep_sig(c->limit_gbps, 3, g, sizeof(g)));
-			if (st == NB_OK && isfinite(c->fraction))
-				st = nb_report_set_val(t, row, mi, 2, "%.0f%%", c->fraction * 100);
-			else if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 2, "–");
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 3, "%s",
-						       nb_rep_bytes(c->working_set_bytes, ws, sizeof(ws)));
-#define NB_CSV(...) do { if (st == NB_OK) st = nb_report_set_csv(t, row, mi, col++, __VA_ARGS__); } while (0)
+			NB_VAL(0, "%s [%s, %s]%s", nb_rep_sig(c->gbps, 3, g, sizeof(g)),
+			       nb_rep_sig(lo, 3, glo, sizeof(glo)), nb_rep_sig(hi, 3, ghi, sizeof(ghi)),
+			       nb_rep_marks(c));
+			NB_VAL(1, "%s", nb_rep_sig(c->limit_gbps, 3, g, sizeof(g)));
+			if (isfinite(c->fraction))
+				NB_VAL(2, "%.0f%%", c->fraction * 100);
+			else
+				NB_VAL(2, "–");
+			NB_VAL(3, "%s", nb_fmt_bytes(c->working_set_bytes, ws, sizeof(ws)));
 			NB_CSV("%s", c->suite);
 			NB_CSV("%llu", (unsigned long long)c->rows);
 			NB_CSV("%llu", (unsigned long long)c->d);
@@ -693,7 +659,6 @@ enum nb_status nb_report_build_bandwidth(const struct nb_report_input *in, size_
 			NB_CSV("%s", nb_rep_num(c->fraction, b, sizeof(b)));
 			NB_CSV("%d", (int)c->unstable);
 			NB_CSV("%d", (int)c->verified);
-#undef NB_CSV
 		}
 	}
 	nb_report_table_sort(t);
@@ -707,6 +672,14 @@ static double nb_rep_claim_ratio(const struct nb_verify_claim_row *c)
 	if (c->bound > 0)
 		return c->observed / c->bound;
 	return c->observed > 0 ? INFINITY : 0;
+}
+
+/* One row of the claims table per claim, name, dtype and kind. */
+static bool nb_rep_claim_same(const struct nb_verify_claim_row *a,
+			      const struct nb_verify_claim_row *b)
+{
+	return strcmp(a->claim, b->claim) == 0 && strcmp(a->name, b->name) == 0 &&
+	       strcmp(a->dtype, b->dtype) == 0 && a->control == b->control;
 }
 
 static const char *nb_rep_claim_verdict(bool control, bool all_pass)
@@ -735,13 +708,8 @@ enum nb_status nb_report_build_claims(const struct nb_report_input *in, size_t n
 
 	nb_report_table_init(t, "claims", "Equivalence claims: observed difference against "
 			     "its derived bound", in, n);
-	t->nkey = sizeof(keys) / sizeof(keys[0]);
-	t->ngroup = 1;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = sizeof(vals) / sizeof(vals[0]);
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = sizeof(csv) / sizeof(csv[0]);
-	memcpy(t->csv, csv, sizeof(csv));
+	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 1, vals,
+				NB_REPORT_COUNT(vals), csv, NB_REPORT_COUNT(csv));
 	snprintf(t->caption, sizeof(t->caption),
 		 "One row per claim, dtype and kind (the instances: seeds, depths, widths). "
 		 "Observed = the difference between the two sides, normwise relative to the "
@@ -764,16 +732,12 @@ enum nb_status nb_report_build_claims(const struct nb_report_input *in, size_t n
 			size_t col = 0;
 
 			for (size_t j = 0; j < i && !seen; j++)
-				seen = strcmp(v->claims[j].claim, c->claim) == 0 &&
-					strcmp(v->claims[j].name, c->name) == 0 &&
-					strcmp(v->claims[j].dtype, c->dtype) == 0 &&
-					v->claims[j].control == c->control;
+				seen = nb_rep_claim_same(&v->claims[j], c);
 			if (seen)
 				continue;
 			for (size_t j = i; j < v->nclaims; j++) {
 				const struct nb_verify_claim_row *x = &v->claims[j];
-				if (strcmp(x->claim, c->claim) != 0 || strcmp(x->name, c->name) != 0 ||
-				    strcmp(x->dtype, c->dtype) != 0 || x->control != c->control)
+				if (!nb_rep_claim_same(x, c))
 					continue;
 				count++;
 				failed += x->pass == 0;
@@ -797,21 +761,14 @@ enum nb_status nb_report_build_claims(const struct nb_report_input *in, size_t n
 			}
 			key[0] = c->claim; key[1] = c->name; key[2] = c->dtype;
 			key[3] = c->control ? "ctl" : "";
-			row = nb_report_table_row(t, id, key);
-			if (!row) {
-				st = nb_fail(NB_ERR_NOMEM, "out of memory for the report");
+			st = nb_rep_row(t, id, key, &row);
+			if (st != NB_OK)
 				break;
-			}
 			const struct nb_verify_claim_row *w = &v->claims[worst];
-			st = nb_report_set_val(t, row, mi, 0, "%zu", count);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 1, "%.3g", w->observed);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 2, "%.3g", w->bound);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 3, "%s",
-						       nb_rep_claim_verdict(c->control, failed == 0));
-#define NB_CSV(...) do { if (st == NB_OK) st = nb_report_set_csv(t, row, mi, col++, __VA_ARGS__); } while (0)
+			NB_VAL(0, "%zu", count);
+			NB_VAL(1, "%.3g", w->observed);
+			NB_VAL(2, "%.3g", w->bound);
+			NB_VAL(3, "%s", nb_rep_claim_verdict(c->control, failed == 0));
 			NB_CSV("%s", c->claim);
 			NB_CSV("%s", c->name);
 			NB_CSV("%s", c->dtype);
@@ -830,11 +787,17 @@ enum nb_status nb_report_build_claims(const struct nb_report_input *in, size_t n
 			NB_CSV("%llu", (unsigned long long)w->seq);
 			NB_CSV("%s", nb_rep_num(w->param, b, sizeof(b)));
 			NB_CSV("%s", nb_rep_claim_verdict(c->control, failed == 0));
-#undef NB_CSV
 		}
 	}
 	nb_report_table_sort(t);
 	return st;
+}
+
+/* One row of the accuracy table per kernel and output. */
+static bool nb_rep_kernel_same(const struct nb_verify_kernel_row *a,
+			       const struct nb_verify_kernel_row *b)
+{
+	return strcmp(a->kernel, b->kernel) == 0 && strcmp(a->output, b->output) == 0;
 }
 
 static int nb_rep_variant_order(const char *v)
@@ -876,13 +839,8 @@ enum nb_status nb_report_build_accuracy(const struct nb_report_input *in, size_t
 
 	nb_report_table_init(t, "accuracy", "Kernel accuracy against the long-double "
 			     "reference", in, n);
-	t->nkey = sizeof(keys) / sizeof(keys[0]);
-	t->ngroup = 1;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = sizeof(vals) / sizeof(vals[0]);
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = sizeof(csv) / sizeof(csv[0]);
-	memcpy(t->csv, csv, sizeof(csv));
+	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 1, vals,
+				NB_REPORT_COUNT(vals), csv, NB_REPORT_COUNT(csv));
 	snprintf(t->caption, sizeof(t->caption),
 		 "One row per kernel and output array over all its runs (shapes, seeds, data "
 		 "kinds, eps conventions). Max ULPs in the kernel's storage dtype; err/bound = "
@@ -904,13 +862,12 @@ enum nb_status nb_report_build_accuracy(const struct nb_report_input *in, size_t
 			size_t col = 0;
 
 			for (size_t j = 0; j < i && !seen; j++)
-				seen = strcmp(v->kernels[j].kernel, k->kernel) == 0 &&
-					strcmp(v->kernels[j].output, k->output) == 0;
+				seen = nb_rep_kernel_same(&v->kernels[j], k);
 			if (seen)
 				continue;
 			for (size_t j = i; j < v->nkernels; j++) {
 				const struct nb_verify_kernel_row *x = &v->kernels[j];
-				if (strcmp(x->kernel, k->kernel) != 0 || strcmp(x->output, k->output) != 0)
+				if (!nb_rep_kernel_same(x, k))
 					continue;
 				count++;
 				failed += x->pass == 0;
@@ -927,19 +884,13 @@ enum nb_status nb_report_build_accuracy(const struct nb_report_input *in, size_t
 				 nb_rep_output_order(k->output), k->output);
 			key[0] = k->kernel; key[1] = k->output; key[2] = k->dtype; key[3] = k->acc;
 			key[4] = k->isa;
-			row = nb_report_table_row(t, id, key);
-			if (!row) {
-				st = nb_fail(NB_ERR_NOMEM, "out of memory for the report");
+			st = nb_rep_row(t, id, key, &row);
+			if (st != NB_OK)
 				break;
-			}
-			st = nb_report_set_val(t, row, mi, 0, "%zu", count);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 1, "%s", nb_rep_sig(ulps, 3, u, sizeof(u)));
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 2, "%.3f", w->err_to_bound);
-			if (st == NB_OK)
-				st = nb_report_set_val(t, row, mi, 3, "%s", failed ? "FAILS" : "holds");
-#define NB_CSV(...) do { if (st == NB_OK) st = nb_report_set_csv(t, row, mi, col++, __VA_ARGS__); } while (0)
+			NB_VAL(0, "%zu", count);
+			NB_VAL(1, "%s", nb_rep_sig(ulps, 3, u, sizeof(u)));
+			NB_VAL(2, "%.3f", w->err_to_bound);
+			NB_VAL(3, "%s", failed ? "FAILS" : "holds");
 			NB_CSV("%s", k->kernel);
 			NB_CSV("%s", k->variant);
 			NB_CSV("%s", k->dir);
@@ -960,7 +911,6 @@ enum nb_status nb_report_build_accuracy(const struct nb_report_input *in, size_t
 			NB_CSV("%lld", (long long)w->worst_row);
 			NB_CSV("%lld", (long long)w->worst_col);
 			NB_CSV("%s", failed ? "FAILS" : "holds");
-#undef NB_CSV
 		}
 	}
 	nb_report_table_sort(t);

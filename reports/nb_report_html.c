@@ -46,12 +46,7 @@ enum nb_status nb_report_build_machines(const struct nb_report_input *in, size_t
 	enum nb_status st = NB_OK;
 
 	nb_report_table_init(t, "machines", "Machines and runs", in, n);
-	t->nkey = 1;
-	memcpy(t->key, keys, sizeof(keys));
-	t->nval = 1;
-	memcpy(t->val, vals, sizeof(vals));
-	t->ncsv = 2;
-	memcpy(t->csv, csv, sizeof(csv));
+	nb_report_table_columns(t, keys, 1, 0, vals, 1, csv, 2);
 	snprintf(t->caption, sizeof(t->caption),
 		 "As recorded in each input file's root attributes. STREAM figures: best "
 		 "repetition, STREAM counting (read: one array; copy: two), 1 GB = 1e9 bytes, "

@@ -16,6 +16,19 @@ void nb_report_table_init(struct nb_report_table *t, const char *name, const cha
 	t->nmach = nmach;
 }
 
+void nb_report_table_columns(struct nb_report_table *t, const struct nb_report_col *key,
+			     size_t nkey, size_t ngroup, const struct nb_report_col *val,
+			     size_t nval, const char *const *csv, size_t ncsv)
+{
+	t->nkey = nkey;
+	t->ngroup = ngroup;
+	memcpy(t->key, key, nkey * sizeof(*key));
+	t->nval = nval;
+	memcpy(t->val, val, nval * sizeof(*val));
+	t->ncsv = ncsv;
+	memcpy(t->csv, csv, ncsv * sizeof(*csv));
+}
+
 static void nb_rep_row_free(const struct nb_report_table *t, struct nb_report_row *r)
 {
 	free(r->id);

@@ -287,14 +287,31 @@ static size_t nb_unbounded(const struct nb_accuracy_report *rep)
 	return u;
 }
 
-static void nb_report_sweep(const struct nb_kernel *k, int cases, int failed, double worst,
-			    size_t unbounded)
+/* One kernel's sweep: cases, failures, the worst err/bound, unbounded
+ * elements. */
+struct nb_sweep {
+	int cases, failed;
+	double worst;
+	size_t unbounded;
+};
+
+static void nb_sweep_add(struct nb_sweep *sw, bool pass, const struct nb_accuracy_report *rep)
+{
+	sw->cases++;
+	if (!pass)
+		sw->failed++;
+	if (rep->max_ratio > sw->worst)
+		sw->worst = rep->max_ratio;
+	sw->unbounded += nb_unbounded(rep);
+}
+
+static void nb_report_sweep(const struct nb_kernel *k, const struct nb_sweep *sw)
 {
 	if (nb_verbose())
 		printf("%-36s %4d cases, max err/bound %.6g, %zu unbounded elements\n", k->name,
-		       cases, worst, unbounded);
-	ck_assert_msg(failed == 0, "%s: %d of %d cases beyond the derived bound (reports on stderr)",
-		      k->name, failed, cases);
+		       sw->cases, sw->worst, sw->unbounded);
+	ck_assert_msg(sw->failed == 0, "%s: %d of %d cases beyond the derived bound (reports "
+		      "on stderr)", k->name, sw->failed, sw->cases);
 }
 
 /* Forward kernels (not FlashNorm), loop index = registry index. */
@@ -302,9 +319,7 @@ START_TEST(test_forward_kernel)
 {
 	const struct nb_kernel *k = nb_entry(_i);
 	unsigned seeds = nb_quick() ? 1 : 2;
-	int cases = 0, failed = 0;
-	double worst = 0.0;
-	size_t unbounded = 0;
+	struct nb_sweep sw = { 0 };
 
 	if (k->dir != NB_DIR_FORWARD || k->variant == NB_VARIANT_FLASHNORM ||
 	    !nb_isa_usable(k->isa))
@@ -319,14 +334,9 @@ START_TEST(test_forward_kernel)
 				    (k->variant == NB_VARIANT_CRMSNORM && c.d < 2))
 					continue;
 				c.inplace = k->inplace_ok && (combo + wi) % 4 == 1;
-				cases++;
-				if (!nb_run_case(k, &c, true, &rep))
-					failed++;
-				if (rep.max_ratio > worst)
-					worst = rep.max_ratio;
-				unbounded += nb_unbounded(&rep);
+				nb_sweep_add(&sw, nb_run_case(k, &c, true, &rep), &rep);
 			}
-	nb_report_sweep(k, cases, failed, worst, unbounded);
+	nb_report_sweep(k, &sw);
 }
 END_TEST
 
@@ -336,9 +346,7 @@ START_TEST(test_backward_kernel)
 {
 	const struct nb_kernel *k = nb_entry(_i);
 	unsigned seeds = nb_quick() ? 1 : 2;
-	int cases = 0, failed = 0;
-	double worst = 0.0;
-	size_t unbounded = 0;
+	struct nb_sweep sw = { 0 };
 
 	if (k->dir != NB_DIR_BACKWARD || !nb_isa_usable(k->isa))
 		return;
@@ -357,14 +365,9 @@ START_TEST(test_backward_kernel)
 						continue;
 					c.rows = 70;
 				}
-				cases++;
-				if (!nb_run_case(k, &c, true, &rep))
-					failed++;
-				if (rep.max_ratio > worst)
-					worst = rep.max_ratio;
-				unbounded += nb_unbounded(&rep);
+				nb_sweep_add(&sw, nb_run_case(k, &c, true, &rep), &rep);
 			}
-	nb_report_sweep(k, cases, failed, worst, unbounded);
+	nb_report_sweep(k, &sw);
 }
 END_TEST
 
@@ -375,9 +378,7 @@ START_TEST(test_flashnorm_kernel)
 					    { 1000, 17 } };
 	const struct nb_kernel *k = nb_entry(_i);
 	unsigned seeds = nb_quick() ? 1 : 2;
-	int cases = 0, failed = 0;
-	double worst = 0.0;
-	size_t unbounded = 0;
+	struct nb_sweep sw = { 0 };
 
 	if (k->variant != NB_VARIANT_FLASHNORM || !nb_isa_usable(k->isa))
 		return;
@@ -390,14 +391,9 @@ START_TEST(test_flashnorm_kernel)
 				if (!nb_combo_wanted(combo))
 					continue;
 				c.m = shapes[si][1];
-				cases++;
-				if (!nb_run_case(k, &c, true, &rep))
-					failed++;
-				if (rep.max_ratio > worst)
-					worst = rep.max_ratio;
-				unbounded += nb_unbounded(&rep);
+				nb_sweep_add(&sw, nb_run_case(k, &c, true, &rep), &rep);
 			}
-	nb_report_sweep(k, cases, failed, worst, unbounded);
+	nb_report_sweep(k, &sw);
 }
 END_TEST
 
@@ -946,9 +942,7 @@ START_TEST(test_backward_finite_differences)
 {
 	static const size_t widths[] = { 1, 2, 3, 7, 16, 64 };
 	const struct nb_kernel *k = nb_entry(_i);
-	int cases = 0, failed = 0;
-	double worst = 0.0;
-	size_t unbounded = 0;
+	struct nb_sweep sw = { 0 };
 
 	if (k->dir != NB_DIR_BACKWARD || !nb_isa_usable(k->isa))
 		return;
@@ -970,17 +964,12 @@ START_TEST(test_backward_finite_differences)
 			c.prms_p = wi % 2 ? 0.3 : 0.0625;
 			c.offset = combo & 1;
 			c.seed = 31337u + 101u * wi + combo;
-			cases++;
 			nb_fd_judge(k, &c, true, &rep);
-			if (!rep.pass) {
-				failed++;
+			if (!rep.pass)
 				nb_case_print(stderr, &c);
-			}
-			if (rep.max_ratio > worst)
-				worst = rep.max_ratio;
-			unbounded += nb_unbounded(&rep);
+			nb_sweep_add(&sw, rep.pass, &rep);
 		}
-	nb_report_sweep(k, cases, failed, worst, unbounded);
+	nb_report_sweep(k, &sw);
 }
 END_TEST
 

@@ -4,7 +4,6 @@
  * samples, show/export read it, --force is required to replace, damaged
  * files are refused, and Ctrl-C leaves an incomplete file beside the final
  * name and nothing under it. No timing is asserted anywhere. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,61 +20,9 @@
 #include "bench/nb_stats.h"
 #include "tests/nb_test.h"
 
-static char nb_dir[256];
-
 static const char *nb_path(const char *name)
 {
-	static char buf[8][512];
-	static int next;
-	char *p = buf[next++ % 8];
-
-	if (!nb_dir[0]) {
-		snprintf(nb_dir, sizeof(nb_dir), "/tmp/nb_test_cli.XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(nb_dir));
-	}
-	snprintf(p, 512, "%s/%s", nb_dir, name);
-	return p;
-}
-
-static void nb_rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char p[1024];
-		struct stat sb;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			nb_rm_tree(p);
-		else
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
-static void nb_teardown(void)
-{
-	if (nb_dir[0])
-		nb_rm_tree(nb_dir);
-	nb_dir[0] = '\0';
-}
-
-static int nb_count_files(const char *part)
-{
-	DIR *d = opendir(nb_dir);
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		n += strstr(e->d_name, part) != NULL;
-	closedir(d);
-	return n;
+	return nb_test_path("cli", name);
 }
 
 static const char *nb_bin(void)
@@ -255,7 +202,7 @@ START_TEST(test_bad_command_lines)
 			      "case %zu: stderr lacks '%s': %s", i, cases[i].message, c.err);
 		ck_assert_int_eq(access(out, F_OK), -1);
 	}
-	ck_assert_int_eq(nb_count_files("bad"), 0);
+	ck_assert_int_eq(nb_test_count_files("bad"), 0);
 }
 END_TEST
 
@@ -370,7 +317,7 @@ START_TEST(test_quick_run_show_export_force)
 	rc = nb_run((const char *[]){ "run", "--quick", "-o", file, NULL }, &c);
 	ck_assert_msg(rc == 0, "run --quick: exit %d: %s", rc, c.err);
 	ck_assert_ptr_nonnull(strstr(c.out, file));
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	/* stderr is not a terminal here: no progress bar */
 	ck_assert_ptr_null(strstr(c.err, "ETA"));
 	nb_check_run_file(file, true);
@@ -414,7 +361,7 @@ START_TEST(test_quick_run_show_export_force)
 	ck_assert_uint_eq(r.ncells, 2);          /* rmsnorm x 2 quick shapes x 1 thread */
 	ck_assert_int_eq(r.meta.min_samples, 5);
 	nb_results_free(&r);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 }
 END_TEST
 
@@ -544,7 +491,7 @@ START_TEST(test_sigint_keeps_incomplete_file)
 	/* nothing under the final name, no temporary left, a valid file
 	 * marked incomplete beside it holding the finished cells */
 	ck_assert_int_eq(access(file, F_OK), -1);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	nb_check_run_file(partial, false);
 	ck_assert_int_eq(nb_results_read(partial, &r), NB_OK);
 	ck_assert_uint_ge(r.ncells, 1);
@@ -563,7 +510,7 @@ Suite *nb_suite_cli(void)
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("binary");
 
-	tcase_add_checked_fixture(tc, NULL, nb_teardown);
+	tcase_add_checked_fixture(tc, NULL, nb_test_teardown);
 	tcase_add_test(tc, test_bad_command_lines);
 	tcase_add_test(tc, test_cli_refuses_damaged_files);
 	tcase_add_test(tc, test_quick_run_show_export_force);

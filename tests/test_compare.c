@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/nb_commands.h"
@@ -19,26 +18,9 @@
 
 /* ------------------------------------------------ temporary folder */
 
-static char nb_tmpdir[256];
-
-static void nb_tmp_setup(void)
-{
-	snprintf(nb_tmpdir, sizeof(nb_tmpdir), "/tmp/nb_test_compare.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(nb_tmpdir));
-}
-
-static void nb_tmp_teardown(void)
-{
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", nb_tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", nb_tmpdir);
-}
-
 static const char *nb_tmp(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", nb_tmpdir, name);
+	snprintf(buf, size, "%s", nb_test_path("compare", name));
 	return buf;
 }
 
@@ -717,46 +699,10 @@ END_TEST
  * into files; returns the exit status. */
 static int nb_run(const char *args, char **out, char **err)
 {
-	const char *bin = getenv("NB_BIN");
-	char cmd[4096], opath[512], epath[512];
-	int rc;
+	char cmd[4096];
 
-	ck_assert_msg(bin && *bin, "NB_BIN must name the normbench binary (make check sets it)");
-	nb_tmp(opath, sizeof(opath), "stdout.txt");
-	nb_tmp(epath, sizeof(epath), "stderr.txt");
-	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' compare %s > '%s' 2> '%s'", nb_tmpdir, bin,
-		 args, opath, epath);
-	rc = system(cmd);
-	ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
-	for (int i = 0; i < 2; i++) {
-		char **dst = i ? err : out;
-		FILE *f;
-		size_t len;
-		if (!dst)
-			continue;
-		f = fopen(i ? epath : opath, "r");
-		ck_assert_ptr_nonnull(f);
-		*dst = calloc(1 << 20, 1);
-		ck_assert_ptr_nonnull(*dst);
-		len = fread(*dst, 1, (1 << 20) - 1, f);
-		(*dst)[len] = '\0';
-		fclose(f);
-	}
-	return WEXITSTATUS(rc);
-}
-
-static char *nb_slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1 << 20, 1);
-	size_t len;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(buf);
-	len = fread(buf, 1, (1 << 20) - 1, f);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
+	snprintf(cmd, sizeof(cmd), "compare %s", args);
+	return nb_test_run_bin("compare", true, NULL, cmd, out, err);
 }
 
 START_TEST(test_cli_exit_codes)
@@ -782,11 +728,13 @@ START_TEST(test_cli_exit_codes)
 	ck_assert_ptr_nonnull(strstr(out, "12 REGRESSED"));
 	ck_assert_ptr_nonnull(strstr(out, "kernel/crmsnorm/crmsnorm_fwd_f32_avx512/f32/fwd/"));
 	ck_assert_ptr_nonnull(strstr(out, "geometric mean of new/base: layernorm 1."));
-	md = nb_slurp(nb_tmp(p, sizeof(p), "gate.md"));
+	md = nb_test_slurp(nb_tmp(p, sizeof(p), "gate.md"), NULL);
+	ck_assert_ptr_nonnull(md);
 	ck_assert_ptr_nonnull(strstr(md, "**performance regression**"));
 	ck_assert_ptr_nonnull(strstr(md, "| cell | base | new |"));
 	ck_assert_ptr_nonnull(strstr(md, "**REGRESSED**"));
-	json = nb_slurp(nb_tmp(p, sizeof(p), "gate.json"));
+	json = nb_test_slurp(nb_tmp(p, sizeof(p), "gate.json"), NULL);
+	ck_assert_ptr_nonnull(json);
 	ck_assert_ptr_nonnull(strstr(json, "\"exit_code\": 3,"));
 	ck_assert_ptr_nonnull(strstr(json, "\"REGRESSED\": 12"));
 	ck_assert_ptr_nonnull(strstr(json, "\"verdict\": \"REGRESSED\""));
@@ -861,8 +809,8 @@ START_TEST(test_cli_errors)
 	free(err);
 	{
 		char cmd[1200];
-		snprintf(cmd, sizeof(cmd), "head -c 3000 '%s/base.h5' > '%s/cut.h5'", nb_tmpdir,
-			 nb_tmpdir);
+		snprintf(cmd, sizeof(cmd), "head -c 3000 '%s/base.h5' > '%s/cut.h5'",
+			 nb_test_dir("compare"), nb_test_dir("compare"));
 		ck_assert_int_eq(system(cmd), 0);
 	}
 	ck_assert_int_eq(nb_run("base.h5 cut.h5", &out, &err), NB_EXIT_ERROR);
@@ -961,7 +909,7 @@ Suite *nb_suite_compare(void)
 	tcase_add_test(files, test_verification_failures);
 	suite_add_tcase(s, files);
 
-	tcase_add_checked_fixture(cli, nb_tmp_setup, nb_tmp_teardown);
+	tcase_add_checked_fixture(cli, NULL, nb_test_teardown);
 	tcase_add_test(cli, test_cli_exit_codes);
 	tcase_add_test(cli, test_cli_errors);
 	tcase_add_test(cli, test_cli_verification);

@@ -1061,37 +1061,34 @@ END_TEST
 
 /* nb_ref_load's own decoding against common/'s converters, every input:
  * the same value (both exact, so ==) with the same sign, or both NaN. */
-START_TEST(test_load_f16_exhaustive)
+static void nb_t_load_exhaustive(enum nb_dtype t)
 {
+	const char *name = nb_dtype_traits[t].name;
+
 	for (uint32_t b = 0; b < 65536; b++) {
-		struct nb_f16 h = { .bits = (uint16_t)b };
-		float f = nb_f16_to_f32(h);
-		long double v = nb_ref_load(NB_DTYPE_F16, &h, 0);
+		uint16_t bits = (uint16_t)b;
+		float f = t == NB_DTYPE_F16 ? nb_f16_to_f32((struct nb_f16){ bits })
+					    : nb_bf16_to_f32((struct nb_bf16){ bits });
+		long double v = nb_ref_load(t, &bits, 0);
 
 		if (isnan(f))
-			ck_assert_msg(isnan(v), "f16 0x%04x: NaN expected, got %Lg", b, v);
+			ck_assert_msg(isnan(v), "%s 0x%04x: NaN expected, got %Lg", name, b, v);
 		else
-			ck_assert_msg(v == (long double)f, "f16 0x%04x: %.10Lg vs %.10g", b, v,
-				      (double)f);
-		ck_assert_msg(!signbit(v) == !signbit(f), "f16 0x%04x: sign", b);
+			ck_assert_msg(v == (long double)f, "%s 0x%04x: %.10Lg vs %.10g", name, b,
+				      v, (double)f);
+		ck_assert_msg(!signbit(v) == !signbit(f), "%s 0x%04x: sign", name, b);
 	}
+}
+
+START_TEST(test_load_f16_exhaustive)
+{
+	nb_t_load_exhaustive(NB_DTYPE_F16);
 }
 END_TEST
 
 START_TEST(test_load_bf16_exhaustive)
 {
-	for (uint32_t b = 0; b < 65536; b++) {
-		struct nb_bf16 h = { .bits = (uint16_t)b };
-		float f = nb_bf16_to_f32(h);
-		long double v = nb_ref_load(NB_DTYPE_BF16, &h, 0);
-
-		if (isnan(f))
-			ck_assert_msg(isnan(v), "bf16 0x%04x: NaN expected, got %Lg", b, v);
-		else
-			ck_assert_msg(v == (long double)f, "bf16 0x%04x: %.10Lg vs %.10g", b, v,
-				      (double)f);
-		ck_assert_msg(!signbit(v) == !signbit(f), "bf16 0x%04x: sign", b);
-	}
+	nb_t_load_exhaustive(NB_DTYPE_BF16);
 }
 END_TEST
 

@@ -4,7 +4,6 @@
  * SVG images; a missing gnuplot, a damaged or foreign input fail with a
  * message and status 1; index.html references only files that exist. No
  * timing is measured or asserted anywhere. */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,99 +21,19 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char nb_dir[256];
-
-/* name inside the test's folder; a ring of 256 buffers, far more than a
- * test keeps alive at once */
 static const char *nb_path(const char *name)
 {
-	static char buf[256][512];
-	static int next;
-	char *p = buf[next++ % 256];
-
-	if (!nb_dir[0]) {
-		snprintf(nb_dir, sizeof(nb_dir), "/tmp/nb_test_report.XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(nb_dir));
-	}
-	snprintf(p, 512, "%s/%s", nb_dir, name);
-	return p;
-}
-
-static void nb_rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char p[1024];
-		struct stat sb;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			nb_rm_tree(p);
-		else
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
-static void nb_teardown(void)
-{
-	if (nb_dir[0])
-		nb_rm_tree(nb_dir);
-	nb_dir[0] = '\0';
-}
-
-/* The whole file as a NUL-terminated string (NULL when missing); *len its
- * size. */
-static char *nb_slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *s;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	s[n] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return s;
-}
-
-static bool nb_exists(const char *path)
-{
-	struct stat sb;
-	return stat(path, &sb) == 0;
+	return nb_test_path("report", name);
 }
 
 /* Runs "ENV $NB_BIN report ARGS" through sh; stdout and stderr into the
  * returned strings (caller frees). Returns the exit status. */
 static int nb_report_cmd(const char *env, const char *args, char **out, char **err)
 {
-	const char *bin = getenv("NB_BIN");
 	char cmd[4096];
-	int rc;
 
-	ck_assert_msg(bin && *bin, "NB_BIN must name the normbench binary (make check sets it)");
-	snprintf(cmd, sizeof(cmd), "%s '%s' report %s > '%s' 2> '%s'", env ? env : "", bin,
-		 args, nb_path("stdout.txt"), nb_path("stderr.txt"));
-	rc = system(cmd);
-	ck_assert_msg(rc != -1 && WIFEXITED(rc), "cannot run %s", cmd);
-	*out = nb_slurp(nb_path("stdout.txt"), NULL);
-	*err = nb_slurp(nb_path("stderr.txt"), NULL);
-	ck_assert_ptr_nonnull(*out);
-	ck_assert_ptr_nonnull(*err);
-	return WEXITSTATUS(rc);
+	snprintf(cmd, sizeof(cmd), "report %s", args);
+	return nb_test_run_bin("report", false, env, cmd, out, err);
 }
 
 /* ------------------------------------------------------ a tiny CSV reader */
@@ -136,7 +55,7 @@ static void nb_csv_free(struct nb_csv *c)
 static struct nb_csv nb_csv_read(const char *path)
 {
 	struct nb_csv c = { 0 };
-	char *s = nb_slurp(path, NULL), *p;
+	char *s = nb_test_slurp(path, NULL), *p;
 	size_t cap = 0, n = 0, fields = 0;
 
 	ck_assert_msg(s != NULL, "%s missing", path);
@@ -442,8 +361,8 @@ START_TEST(test_timing_numbers)
 	free(e);
 
 	c = nb_csv_read(nb_path("rep/timing.csv"));
-	md = nb_slurp(nb_path("rep/timing.md"), NULL);
-	tex = nb_slurp(nb_path("rep/timing.tex"), NULL);
+	md = nb_test_slurp(nb_path("rep/timing.md"), NULL);
+	tex = nb_test_slurp(nb_path("rep/timing.tex"), NULL);
 	ck_assert_ptr_nonnull(md);
 	ck_assert_ptr_nonnull(tex);
 	/* 2 machines x 2 shapes x 2 thread counts x 4 variants */
@@ -534,13 +453,13 @@ START_TEST(test_timing_numbers)
 		}
 	}
 	nb_csv_free(&c);
-	md = nb_slurp(nb_path("rep/accuracy.md"), NULL);
+	md = nb_test_slurp(nb_path("rep/accuracy.md"), NULL);
 	ck_assert_msg(strstr(md, "| 3 | 12.5 | 0.750 | holds |") != NULL, "%s", md);
 	/* beta has no /verify: no columns of its own in the verification tables */
 	ck_assert_msg(strstr(md, "alpha: verdict") && !strstr(md, "beta:"), "%s", md);
 	free(md);
 	/* no block cells: no block table */
-	ck_assert(!nb_exists(nb_path("rep/block.md")));
+	ck_assert(!nb_test_exists(nb_path("rep/block.md")));
 }
 END_TEST
 
@@ -575,21 +494,21 @@ START_TEST(test_block_table)
 	}
 	ck_assert_uint_eq(seen, 6);
 	nb_csv_free(&c);
-	char *md = nb_slurp(nb_path("rep/block.md"), NULL);
+	char *md = nb_test_slurp(nb_path("rep/block.md"), NULL);
 	/* GELU, 64 tokens: Pre-RMSNorm 1.80 ms, 10.0% less than Pre-LN, 16.7% of
 	 * the layer in normalization; Pre-LN 25.0%; SwiGLU Pre-RMSNorm 20.0% */
 	ck_assert_msg(strstr(md, "| Pre-RMSNorm | 1.80 [") && strstr(md, "| 10.0% [") &&
 		      strstr(md, "| 16.7% |") && strstr(md, "| 25.0% |") &&
 		      strstr(md, "| 20.0% [") && strstr(md, "| swiglu |"), "%s", md);
 	free(md);
-	ck_assert(nb_exists(nb_path("rep/timing.md")));
+	ck_assert(nb_test_exists(nb_path("rep/timing.md")));
 }
 END_TEST
 
 static bool nb_is_png(const char *path)
 {
 	size_t n = 0;
-	char *s = nb_slurp(path, &n);
+	char *s = nb_test_slurp(path, &n);
 	bool ok = s && n > 100 && memcmp(s, "\x89PNG\r\n\x1a\n", 8) == 0;
 	free(s);
 	return ok;
@@ -598,7 +517,7 @@ static bool nb_is_png(const char *path)
 static bool nb_is_svg(const char *path)
 {
 	size_t n = 0;
-	char *s = nb_slurp(path, &n);
+	char *s = nb_test_slurp(path, &n);
 	bool ok = s && n > 100 && strstr(s, "<svg") != NULL && strstr(s, "</svg>") != NULL;
 	free(s);
 	return ok;
@@ -622,7 +541,7 @@ START_TEST(test_figures_and_html)
 	ck_assert_msg(strstr(o, "6 figures") != NULL, "stdout: %s", o);
 	free(o);
 	free(e);
-	html = nb_slurp(nb_path("rep/index.html"), NULL);
+	html = nb_test_slurp(nb_path("rep/index.html"), NULL);
 	ck_assert_ptr_nonnull(html);
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
 		char name[256];
@@ -683,9 +602,10 @@ START_TEST(test_missing_gnuplot)
 		      "stderr: %s", e);
 	free(o);
 	free(e);
-	ck_assert(nb_exists(nb_path("rep1/timing.md")) && nb_exists(nb_path("rep1/index.html")));
-	ck_assert(!nb_exists(nb_path("rep1/fig-speedup-alpha-f32-fwd.png")));
-	char *html = nb_slurp(nb_path("rep1/index.html"), NULL);
+	ck_assert(nb_test_exists(nb_path("rep1/timing.md")) &&
+	          nb_test_exists(nb_path("rep1/index.html")));
+	ck_assert(!nb_test_exists(nb_path("rep1/fig-speedup-alpha-f32-fwd.png")));
+	char *html = nb_test_slurp(nb_path("rep1/index.html"), NULL);
 	ck_assert(strstr(html, "gnuplot was not found") && !strstr(html, ".png"));
 	free(html);
 
@@ -726,7 +646,7 @@ START_TEST(test_bad_inputs)
 	H5Fclose(h);
 	{
 		size_t n;
-		char *s = nb_slurp(good, &n);
+		char *s = nb_test_slurp(good, &n);
 		f = fopen(trunc, "wb");
 		ck_assert_uint_eq(fwrite(s, 1, n / 2, f), n / 2);
 		fclose(f);
@@ -741,7 +661,7 @@ START_TEST(test_bad_inputs)
 		ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 1);
 		ck_assert_msg(strstr(e, cases[i][1]) != NULL, "stderr does not name the file: %s",
 			      e);
-		ck_assert(!nb_exists(nb_path(outdir)));
+		ck_assert(!nb_test_exists(nb_path(outdir)));
 		free(o);
 		free(e);
 	}
@@ -791,7 +711,8 @@ START_TEST(test_verify_file_and_manifest)
 	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
 	free(o);
 	free(e);
-	ck_assert(nb_exists(nb_path("rep/claims.csv")) && !nb_exists(nb_path("rep/timing.md")));
+	ck_assert(nb_test_exists(nb_path("rep/claims.csv")) &&
+	          !nb_test_exists(nb_path("rep/timing.md")));
 
 	/* a user's file beside the report, then a report with block cells,
 	 * then one without: block.* goes, the user's file stays */
@@ -804,25 +725,28 @@ START_TEST(test_verify_file_and_manifest)
 	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
 	free(o);
 	free(e);
-	ck_assert(nb_exists(nb_path("rep/block.md")) && !nb_exists(nb_path("rep/claims.csv")));
+	ck_assert(nb_test_exists(nb_path("rep/block.md")) &&
+	          !nb_test_exists(nb_path("rep/claims.csv")));
 	snprintf(args, sizeof(args), "'%s' '%s' --out '%s' --no-figures", a, b, out);
 	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
 	free(o);
 	free(e);
-	ck_assert(nb_exists(nb_path("rep/block.md")));
+	ck_assert(nb_test_exists(nb_path("rep/block.md")));
 	snprintf(args, sizeof(args), "'%s' --out '%s' --no-figures", b, out);
 	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
 	free(o);
 	free(e);
-	ck_assert(!nb_exists(nb_path("rep/block.md")) && !nb_exists(nb_path("rep/block.csv")));
-	ck_assert(nb_exists(nb_path("rep/notes.txt")) && nb_exists(nb_path("rep/timing.md")));
+	ck_assert(!nb_test_exists(nb_path("rep/block.md")) &&
+	          !nb_test_exists(nb_path("rep/block.csv")));
+	ck_assert(nb_test_exists(nb_path("rep/notes.txt")) &&
+	          nb_test_exists(nb_path("rep/timing.md")));
 
 	/* the same host twice: columns labelled "host (file)" */
 	snprintf(args, sizeof(args), "'%s' '%s' --out '%s' --no-figures", a, b, out);
 	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
 	free(o);
 	free(e);
-	md = nb_slurp(nb_path("rep/timing.md"), NULL);
+	md = nb_test_slurp(nb_path("rep/timing.md"), NULL);
 	ck_assert_msg(strstr(md, "same (a): time") && strstr(md, "same (b): time"), "%s", md);
 	free(md);
 }
@@ -870,7 +794,7 @@ Suite *nb_suite_report(void)
 	Suite *s = suite_create("report");
 	TCase *tc = tcase_create("report");
 
-	tcase_add_checked_fixture(tc, NULL, nb_teardown);
+	tcase_add_checked_fixture(tc, NULL, nb_test_teardown);
 	tcase_add_test(tc, test_timing_numbers);
 	tcase_add_test(tc, test_block_table);
 	tcase_add_test(tc, test_figures_and_html);

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include <hdf5_hl.h>
 
@@ -23,22 +22,23 @@
 	X(os) X(cpu_model) X(cpu_flags) X(caches) X(cache_method) X(hypervisor) \
 	X(compiler) X(cflags) X(papi_version) X(hdf5_version) X(blas_version) X(openmp) \
 	X(thread_binding) X(isa_detected) X(isa_cap) X(command_line) X(preset) \
-	X(eps_mode) X(prms_round) X(machine_key) X(timer) X(unstable_rule) X(perf_events)
+	X(eps_mode) X(prms_round) X(machine_key) X(timer) X(unstable_rule) X(perf_events) \
+	X(notes_rule)
 #define NB_META_NUM(X) X(complete) X(git_dirty) X(duration_s) X(cores) X(virtualized) \
 	X(seed) X(eps) X(prms_p) X(timer_resolution_ns) X(min_samples) X(warmup_ms) \
-	X(min_sample_ms) X(max_sample_ms)
+	X(min_sample_ms) X(max_sample_ms) X(buffer_offset)
 #define NB_CELL_STR(X) X(suite) X(variant) X(impl) X(isa) X(dtype) X(acc) X(dir) \
-	X(algo) X(cache) X(verify_note)
+	X(algo) X(cache) X(verify_note) X(notes)
 #define NB_CELL_NUM(X) X(rows) X(d) X(n) X(k) X(m) X(threads) X(group) X(iterations) \
 	X(median_s) X(mean_s) X(min_s) X(max_s) X(q1_s) X(q3_s) X(iqr_s) X(ci_lo_s) \
 	X(ci_hi_s) X(unstable) X(bytes) X(flops) X(working_set_bytes) X(gbps) X(gflops) \
 	X(limit_gbps) X(fraction) X(verified) X(max_ulps) X(err_ratio) X(sde_calls) \
 	X(sde_rows) X(sde_bytes)
 #define NB_SAMPLE_NUM(X) X(round) X(seconds) X(iterations) X(ctx_switches) \
-	X(migrations) X(page_faults)
+	X(migrations) X(page_faults) X(procs_running) X(steal_ticks)
 #define NB_COUNTER_STR(X) X(event) X(reason)
 #define NB_COUNTER_NUM(X) X(available) X(value)
-#define NB_STREAM_STR(X) X(level) X(copy_nt_isa)
+#define NB_STREAM_STR(X) X(level) X(copy_nt_isa) X(notes)
 #define NB_STREAM_NUM(X) X(threads) X(bytes) X(level_bytes) X(read_gbps) X(copy_gbps) \
 	X(copy_nt_gbps)
 #define NB_CACHE_STR(X) X(level)
@@ -154,56 +154,9 @@ static void nb_make_results(struct nb_results *r, size_t ncells)
 	}
 }
 
-static char nb_dir[256];
-
 static const char *nb_tmp_path(const char *name)
 {
-	static char buf[4][512];
-	static int next;
-	char *p = buf[next++ % 4];
-
-	if (!nb_dir[0]) {
-		snprintf(nb_dir, sizeof(nb_dir), "/tmp/nb_test_results.XXXXXX");
-		ck_assert_ptr_nonnull(mkdtemp(nb_dir));
-	}
-	snprintf(p, 512, "%s/%s", nb_dir, name);
-	return p;
-}
-
-/* Files in the test folder whose name contains part (temporaries). */
-static int nb_count_files(const char *part)
-{
-	DIR *d = opendir(nb_dir);
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		n += strstr(e->d_name, part) != NULL;
-	closedir(d);
-	return n;
-}
-
-/* Removes the test folder of this (forked) test. */
-static void nb_teardown(void)
-{
-	DIR *d;
-	struct dirent *e;
-
-	if (!nb_dir[0])
-		return;
-	d = opendir(nb_dir);
-	while (d && (e = readdir(d))) {
-		char p[600];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", nb_dir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(nb_dir);
-	nb_dir[0] = '\0';
+	return nb_test_path("results", name);
 }
 
 START_TEST(test_round_trip_every_field)
@@ -213,7 +166,7 @@ START_TEST(test_round_trip_every_field)
 
 	nb_make_results(&w, 5);
 	ck_assert_int_eq(nb_results_write(path, &w, false), NB_OK);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	ck_assert_int_eq(nb_results_read(path, &r), NB_OK);
 	nb_cmp_meta(&w.meta, &r.meta);
 	ck_assert_uint_eq(r.ncells, 5);
@@ -292,7 +245,7 @@ START_TEST(test_write_never_clobbers)
 	/* without force: refused, the first file intact, no temporary left */
 	ck_assert_int_eq(nb_results_write(path, &w, false), NB_ERR_IO);
 	ck_assert_ptr_nonnull(strstr(nb_error(), "--force"));
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	ck_assert_int_eq(nb_results_read(path, &r), NB_OK);
 	ck_assert_int_ne(r.meta.cores, 999);
 	nb_results_free(&r);
@@ -440,7 +393,7 @@ START_TEST(test_update_is_atomic)
 	ck_assert_int_ge(g, 0);
 	H5Gclose(g);
 	nb_results_update_abort(&u);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	ck_assert_int_eq(nb_results_read(path, &r), NB_OK);
 	ck_assert(!r.has_verify);
 	nb_results_free(&r);
@@ -451,7 +404,7 @@ START_TEST(test_update_is_atomic)
 	ck_assert_int_ge(g, 0);
 	H5Gclose(g);
 	ck_assert_int_eq(nb_results_update_commit(&u), NB_OK);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	ck_assert_int_eq(nb_results_read(path, &r), NB_OK);
 	ck_assert(r.has_verify);
 	ck_assert_uint_eq(r.ncells, 2);
@@ -460,7 +413,7 @@ START_TEST(test_update_is_atomic)
 	/* a file that is not ours cannot be updated */
 	nb_write_bytes(nb_tmp_path("junk.h5"), "junk", 4);
 	ck_assert_int_eq(nb_results_update_begin(nb_tmp_path("junk.h5"), &u), NB_ERR_IO);
-	ck_assert_int_eq(nb_count_files(".tmp."), 0);
+	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 }
 END_TEST
 
@@ -634,7 +587,7 @@ Suite *nb_suite_results(void)
 	TCase *tc = tcase_create("hdf5");
 	TCase *tp = tcase_create("sweep");
 
-	tcase_add_checked_fixture(tc, NULL, nb_teardown);
+	tcase_add_checked_fixture(tc, NULL, nb_test_teardown);
 	tcase_add_test(tc, test_round_trip_every_field);
 	tcase_add_test(tc, test_empty_run_round_trip);
 	tcase_add_test(tc, test_write_never_clobbers);

@@ -27,33 +27,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char nb_tmpdir[256];
-
-static void nb_tmp_setup(void)
-{
-	snprintf(nb_tmpdir, sizeof(nb_tmpdir), "/tmp/nb_test_verify.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(nb_tmpdir));
-}
-
-static void nb_tmp_teardown(void)
-{
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", nb_tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", nb_tmpdir);
-}
-
 static void nb_tmp_path(char *buf, size_t size, const char *name)
 {
-	snprintf(buf, size, "%s/%s", nb_tmpdir, name);
-}
-
-static bool nb_exists(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0;
+	snprintf(buf, size, "%s", nb_test_path("verify", name));
 }
 
 /* No "*.tmp.*" left in the test folder: atomic writers clean up. */
@@ -61,7 +37,7 @@ static bool nb_no_temp_files(void)
 {
 	char cmd[400];
 
-	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '\\.tmp\\.'", nb_tmpdir);
+	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '\\.tmp\\.'", nb_test_dir("verify"));
 	return system(cmd) != 0;
 }
 
@@ -478,36 +454,10 @@ END_TEST
  * and stderr into files of the test folder; returns the exit status. */
 static int nb_run(const char *env, const char *args, char **out, char **err)
 {
-	const char *bin = getenv("NB_BIN");
-	char cmd[4096], opath[512], epath[512];
-	int rc;
+	char cmd[4096];
 
-	ck_assert_msg(bin && *bin, "NB_BIN must name the normbench binary (make check sets it)");
-	nb_tmp_path(opath, sizeof(opath), "stdout.txt");
-	nb_tmp_path(epath, sizeof(epath), "stderr.txt");
-	snprintf(cmd, sizeof(cmd), "cd '%s' && %s '%s' verify %s > '%s' 2> '%s'", nb_tmpdir,
-		 env ? env : "", bin, args, opath, epath);
-	rc = system(cmd);
-	ck_assert_msg(rc != -1 && WIFEXITED(rc), "could not run: %s", cmd);
-	if (out) {
-		FILE *f = fopen(opath, "r");
-		size_t len = 0;
-		ck_assert_ptr_nonnull(f);
-		*out = calloc(1 << 22, 1);
-		len = fread(*out, 1, (1 << 22) - 1, f);
-		(*out)[len] = '\0';
-		fclose(f);
-	}
-	if (err) {
-		FILE *f = fopen(epath, "r");
-		size_t len = 0;
-		ck_assert_ptr_nonnull(f);
-		*err = calloc(1 << 16, 1);
-		len = fread(*err, 1, (1 << 16) - 1, f);
-		(*err)[len] = '\0';
-		fclose(f);
-	}
-	return WEXITSTATUS(rc);
+	snprintf(cmd, sizeof(cmd), "verify %s", args);
+	return nb_test_run_bin("verify", true, env, cmd, out, err);
 }
 
 /* Usable registry entries (under the ISA cap of this process, which the
@@ -619,7 +569,7 @@ START_TEST(test_cli_default_output_and_filters)
 	ck_assert_msg(rc == 0 || rc == 2, "exit %d", rc);
 	free(out);
 	/* normbench-results/verify-<UTC>.h5 in the working folder */
-	snprintf(cmd, sizeof(cmd), "ls '%s'/normbench-results/verify-*.h5", nb_tmpdir);
+	snprintf(cmd, sizeof(cmd), "ls '%s'/normbench-results/verify-*.h5", nb_test_dir("verify"));
 	ls = popen(cmd, "r");
 	ck_assert_ptr_nonnull(ls);
 	ck_assert_ptr_nonnull(fgets(path, sizeof(path), ls));
@@ -865,7 +815,7 @@ START_TEST(test_cli_input)
 	nb_verify_tables_free(&t);
 	free(out);
 	nb_tmp_path(path, sizeof(path), "w-out.h5");
-	ck_assert(nb_exists(path));
+	ck_assert(nb_test_exists(path));
 	ck_assert(nb_no_temp_files());
 	free(xd);
 	free(w);
@@ -887,7 +837,7 @@ START_TEST(test_cli_into)
 	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' run --quick --variants rmsnorm "
 		 "--dtypes f32 --shapes 2x256 --threads 1 --cache hot --dir fwd "
 		 "--samples 10 --min-sample-ms 1 --warmup-ms 1 --stream-ms 5 --events none "
-		 "-o run.h5 > run.out 2>&1", nb_tmpdir, bin);
+		 "-o run.h5 > run.out 2>&1", nb_test_dir("verify"), bin);
 	rc = system(cmd);
 	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "normbench run failed: %s", cmd);
 	nb_tmp_path(path, sizeof(path), "run.h5");
@@ -933,7 +883,7 @@ Suite *nb_suite_verify(void)
 	Suite *s = suite_create("verify");
 	TCase *tc = tcase_create("file");
 
-	tcase_add_checked_fixture(tc, nb_tmp_setup, nb_tmp_teardown);
+	tcase_add_checked_fixture(tc, NULL, nb_test_teardown);
 	tcase_add_test(tc, test_tables_round_trip);
 	tcase_add_test(tc, test_read_refuses_foreign_files);
 	tcase_add_test(tc, test_into_keeps_bench);
@@ -947,7 +897,7 @@ Suite *nb_suite_verify(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("command");
-	tcase_add_checked_fixture(tc, nb_tmp_setup, nb_tmp_teardown);
+	tcase_add_checked_fixture(tc, NULL, nb_test_teardown);
 	tcase_add_test(tc, test_cli_quick);
 	tcase_add_test(tc, test_cli_default_output_and_filters);
 	tcase_add_test(tc, test_cli_failure_exit_2);

@@ -277,6 +277,52 @@ static enum nb_status nb_work_logits(const struct nb_ref_model *ref, enum nb_dty
 	return st;
 }
 
+/* The sides of a claim (truths t*, their bounds b*, working values w*,
+ * the bound of side A in the working dtype bA; E6: the control's own truth
+ * cA, cAb) and the single-layer claims' scratch. */
+struct nb_sl {
+	size_t rows, n, m, len;
+	long double *x, *xc, *h, *hb, *tA, *bAld, *tB, *bB, *tC, *bC, *bA, *wa, *wb, *wc, *cA, *cAb;
+	double *dx, *dg, *db, *dw, *dc, *dcs, *dz;
+	void *pool;
+};
+
+/* The long-double pass: sides A, B and C are their own truths, side A's
+ * bound the long-double one. */
+static void nb_sl_exact_sides(struct nb_sl *s, size_t len)
+{
+	memcpy(s->bA, s->bAld, len * sizeof(long double));
+	memcpy(s->wa, s->tA, len * sizeof(long double));
+	memcpy(s->wb, s->tB, len * sizeof(long double));
+	memcpy(s->wc, s->tC, len * sizeof(long double));
+}
+
+/* Pushes the claim row and (if asked) the control row of one dtype. */
+static enum nb_status nb_push_pair(struct nb_results *R, bool controls, struct nb_row *row, const struct nb_sl *s, size_t len,
+				   const char *name, const char *cname, const char *note,
+				   const char *cnote, const long double *tC_truth,
+				   const long double *tC_tb)
+{
+	struct nb_cmp cmp;
+	enum nb_status st;
+
+	nb_compare(len, s->tA, s->bAld, s->wa, s->bA, s->wb, s->bB, &cmp);
+	row->control = false;
+	snprintf(row->name, sizeof(row->name), "%s", name);
+	nb_cat(row->note, sizeof(row->note), note, NULL);
+	st = nb_push(R, row, &cmp);
+	if (st != NB_OK || !controls)
+		return st;
+	/* E6's control has its own truth (another input); the others
+	 * compare with side A's */
+	nb_compare(len, tC_truth ? tC_truth : s->tA, tC_tb ? tC_tb : s->bAld,
+		   tC_truth ? s->cA : s->wa, tC_truth ? s->cAb : s->bA, s->wc, s->bC, &cmp);
+	row->control = true;
+	snprintf(row->name, sizeof(row->name), "control: %s", cname);
+	nb_cat(row->note, sizeof(row->note), cnote, NULL);
+	return nb_push(R, row, &cmp);
+}
+
 static const char *const nb_model_claim_names[3][2] = {
 	{ "Pre-LN == Pre-RMSNorm", "no recentring of the writers" },
 	{ "Pre-RMSNorm == Pre-CRMSNorm", "readers without the correction row" },
@@ -291,7 +337,8 @@ static enum nb_status nb_run_model_claim(struct nb_results *R, const struct nb_c
 	size_t ndt = nb_dtypes(cfg, dts), seq = mc->seq, len;
 	struct nb_ref_errmodel ld = nb_ref_errmodel_ld();
 	uint32_t tok[16];
-	long double *buf = NULL, *tA, *bAld, *tB, *bB, *tC, *bC, *bA, *wa, *wb, *wc;
+	long double *buf = NULL;
+	struct nb_sl sd = { 0 };
 	int ci = claim == 0 ? 0 : claim == 1 ? 1 : 2;
 	enum nb_status st = nb_model_sides(claim, mc, &A, &B, &C);
 	struct nb_row row = {
@@ -308,61 +355,54 @@ static enum nb_status nb_run_model_claim(struct nb_results *R, const struct nb_c
 		st = nb_fail(NB_ERR_NOMEM, "no memory for a claim");
 		goto free_models;
 	}
-	tA = buf; bAld = buf + len; tB = buf + 2 * len; bB = buf + 3 * len; tC = buf + 4 * len;
-	bC = buf + 5 * len; bA = buf + 6 * len; wa = buf + 7 * len; wb = buf + 8 * len;
-	wc = buf + 9 * len;
+	sd.tA = buf; sd.bAld = buf + len; sd.tB = buf + 2 * len; sd.bB = buf + 3 * len;
+	sd.tC = buf + 4 * len; sd.bC = buf + 5 * len; sd.bA = buf + 6 * len;
+	sd.wa = buf + 7 * len; sd.wb = buf + 8 * len; sd.wc = buf + 9 * len;
 	nb_ref_model_tokens(&A->shape, mc->seed, tok, seq);
 
 	/* long double: both sides to long-double rounding */
-	st = nb_ref_model_forward(A, tok, seq, &ld, tA, bAld);
+	st = nb_ref_model_forward(A, tok, seq, &ld, sd.tA, sd.bAld);
 	if (st == NB_OK)
-		st = nb_ref_model_forward(B, tok, seq, &ld, tB, bB);
+		st = nb_ref_model_forward(B, tok, seq, &ld, sd.tB, sd.bB);
 	if (st == NB_OK && cfg->controls)
-		st = nb_ref_model_forward(C, tok, seq, &ld, tC, bC);
+		st = nb_ref_model_forward(C, tok, seq, &ld, sd.tC, sd.bC);
 	if (st != NB_OK)
 		goto free_buf;
 	for (size_t k = 0; k < ndt && st == NB_OK; k++) {
-		struct nb_cmp cmp;
 		char ka[48] = "", kb[48] = "", kc[48] = "";
+		char name[sizeof(row.name)], cname[sizeof(row.name)];
+		char note[sizeof(row.note)], cnote[sizeof(row.note)];
+
 		row.dtype = dts[k].name;
 		if (dts[k].t == NB_DTYPE_COUNT) {
-			memcpy(wa, tA, len * sizeof(long double));
-			memcpy(wb, tB, len * sizeof(long double));
-			memcpy(wc, tC, len * sizeof(long double));
-			memcpy(bA, bAld, len * sizeof(long double));
+			nb_sl_exact_sides(&sd, len);
 		} else {
 			struct nb_ref_errmodel em = nb_ref_errmodel_dtype(dts[k].t);
 			em.lambda = NB_CLAIMS_LAMBDA;
 			/* bounds of each side in this dtype (the values are
 			 * recomputed and equal tA, tB, tC) */
-			st = nb_ref_model_forward(A, tok, seq, &em, wa, bA);
+			st = nb_ref_model_forward(A, tok, seq, &em, sd.wa, sd.bA);
 			if (st == NB_OK)
-				st = nb_ref_model_forward(B, tok, seq, &em, wb, bB);
+				st = nb_ref_model_forward(B, tok, seq, &em, sd.wb, sd.bB);
 			if (st == NB_OK && nb_controls(cfg, dts[k].t))
-				st = nb_ref_model_forward(C, tok, seq, &em, wc, bC);
+				st = nb_ref_model_forward(C, tok, seq, &em, sd.wc, sd.bC);
 			if (st == NB_OK)
-				st = nb_work_logits(A, dts[k].t, cfg->threads, tok, seq, wa, ka);
+				st = nb_work_logits(A, dts[k].t, cfg->threads, tok, seq, sd.wa, ka);
 			if (st == NB_OK)
-				st = nb_work_logits(B, dts[k].t, cfg->threads, tok, seq, wb, kb);
+				st = nb_work_logits(B, dts[k].t, cfg->threads, tok, seq, sd.wb, kb);
 			if (st == NB_OK && nb_controls(cfg, dts[k].t))
-				st = nb_work_logits(C, dts[k].t, cfg->threads, tok, seq, wc, kc);
+				st = nb_work_logits(C, dts[k].t, cfg->threads, tok, seq, sd.wc, kc);
 			if (st != NB_OK)
 				break;
 		}
-		nb_compare(len, tA, bAld, wa, bA, wb, bB, &cmp);
-		row.control = false;
-		snprintf(row.name, sizeof(row.name), "%s (%s)", nb_model_claim_names[ci][0],
+		snprintf(name, sizeof(name), "%s (%s)", nb_model_claim_names[ci][0],
 			 nb_ffn_kind_name(mc->ffn));
-		nb_cat(row.note, sizeof(row.note), ka, *ka ? " vs " : "", kb, NULL);
-		st = nb_push(R, &row, &cmp);
-		if (st != NB_OK || !nb_controls(cfg, dts[k].t))
-			continue;
-		nb_compare(len, tA, bAld, wa, bA, wc, bC, &cmp);
-		row.control = true;
-		snprintf(row.name, sizeof(row.name), "control: %s (%s)", nb_model_claim_names[ci][1],
+		snprintf(cname, sizeof(cname), "%s (%s)", nb_model_claim_names[ci][1],
 			 nb_ffn_kind_name(mc->ffn));
-		nb_cat(row.note, sizeof(row.note), ka, *ka ? " vs " : "", kc, NULL);
-		st = nb_push(R, &row, &cmp);
+		nb_cat(note, sizeof(note), ka, *ka ? " vs " : "", kb, NULL);
+		nb_cat(cnote, sizeof(cnote), ka, *ka ? " vs " : "", kc, NULL);
+		st = nb_push_pair(R, nb_controls(cfg, dts[k].t), &row, &sd, len, name, cname, note,
+				  cnote, NULL, NULL);
 	}
 free_buf:
 	free(buf);
@@ -478,14 +518,6 @@ static double *nb_to_double(const long double *v, size_t len, double *out)
 	return out;
 }
 
-/* Scratch for the single-layer claims. */
-struct nb_sl {
-	size_t rows, n, m, len;
-	long double *x, *xc, *h, *hb, *tA, *bAld, *tB, *bB, *tC, *bC, *bA, *wa, *wb, *wc, *cA, *cAb;
-	double *dx, *dg, *db, *dw, *dc, *dcs, *dz;
-	void *pool;
-};
-
 static enum nb_status nb_sl_alloc(struct nb_sl *s, size_t rows, size_t n, size_t m)
 {
 	size_t len = rows * (m > n ? m : n), nl = 4 * rows * n + 12 * len, nd = rows * n + 2 * n + n * m + 2 * m + len;
@@ -534,31 +566,18 @@ static void nb_widen(const double *z, size_t len, long double *out)
 		out[i] = (long double)z[i];
 }
 
-/* Pushes the claim row and (if asked) the control row of one dtype. */
-static enum nb_status nb_push_pair(struct nb_results *R, bool controls, struct nb_row *row, const struct nb_sl *s, size_t len,
-				   const char *name, const char *cname, const char *note,
-				   const char *cnote, const long double *tC_truth,
-				   const long double *tC_tb)
+/* Frees a claim's scratch and its count tensors (NB_SL_FREE lists them). */
+static void nb_sl_free(struct nb_sl *s, struct nb_ref_tensor *const *t, size_t count)
 {
-	struct nb_cmp cmp;
-	enum nb_status st;
-
-	nb_compare(len, s->tA, s->bAld, s->wa, s->bA, s->wb, s->bB, &cmp);
-	row->control = false;
-	snprintf(row->name, sizeof(row->name), "%s", name);
-	nb_cat(row->note, sizeof(row->note), note, NULL);
-	st = nb_push(R, row, &cmp);
-	if (st != NB_OK || !controls)
-		return st;
-	/* E6's control has its own truth (another input); the others
-	 * compare with side A's */
-	nb_compare(len, tC_truth ? tC_truth : s->tA, tC_tb ? tC_tb : s->bAld,
-		   tC_truth ? s->cA : s->wa, tC_truth ? s->cAb : s->bA, s->wc, s->bC, &cmp);
-	row->control = true;
-	snprintf(row->name, sizeof(row->name), "control: %s", cname);
-	nb_cat(row->note, sizeof(row->note), cnote, NULL);
-	return nb_push(R, row, &cmp);
+	for (size_t i = 0; i < count; i++)
+		nb_ref_tensor_free(t[i]);
+	free(s->pool);
 }
+
+#define NB_SL_FREE(s, ...) \
+	nb_sl_free((s), (struct nb_ref_tensor *const[]){ __VA_ARGS__ }, \
+		   sizeof((struct nb_ref_tensor *const[]){ __VA_ARGS__ }) / \
+		   sizeof(struct nb_ref_tensor *))
 
 /*
  * E3: RMSNorm (gain g, eps) then x . W (+ c), against FlashNorm: W* =
@@ -620,10 +639,7 @@ static enum nb_status nb_run_e3(struct nb_results *R, const struct nb_claims_con
 		if (st != NB_OK)
 			break;
 		if (!work) {
-			memcpy(s.bA, s.bAld, len * sizeof(long double));
-			memcpy(s.wa, s.tA, len * sizeof(long double));
-			memcpy(s.wb, s.tB, len * sizeof(long double));
-			memcpy(s.wc, s.tC, len * sizeof(long double));
+			nb_sl_exact_sides(&s, len);
 		} else {
 			struct nb_norm_linear a = {
 				.arr = NB_NL_NORM_LINEAR, .kind = NB_NORM_RMSNORM, .rows = rows, .n = n,
@@ -660,13 +676,7 @@ static enum nb_status nb_run_e3(struct nb_results *R, const struct nb_claims_con
 		}
 	}
 free_all:
-	nb_ref_tensor_free(&g);
-	nb_ref_tensor_free(&w);
-	nb_ref_tensor_free(&c);
-	nb_ref_tensor_free(&wf);
-	nb_ref_tensor_free(&wf2);
-	nb_ref_tensor_free(&ww);
-	free(s.pool);
+	NB_SL_FREE(&s, &g, &w, &c, &wf, &wf2, &ww);
 	return st;
 }
 
@@ -729,10 +739,7 @@ static enum nb_status nb_run_e5(struct nb_results *R, const struct nb_claims_con
 		if (st != NB_OK)
 			break;
 		if (!work) {
-			memcpy(s.bA, s.bAld, len * sizeof(long double));
-			memcpy(s.wa, s.tA, len * sizeof(long double));
-			memcpy(s.wb, s.tB, len * sizeof(long double));
-			memcpy(s.wc, s.tC, len * sizeof(long double));
+			nb_sl_exact_sides(&s, len);
 		} else {
 			struct nb_norm_linear a = {
 				.arr = NB_NL_NORM_LINEAR, .kind = NB_NORM_LAYERNORM, .rows = rows,
@@ -766,14 +773,7 @@ static enum nb_status nb_run_e5(struct nb_results *R, const struct nb_claims_con
 		st = nb_push_pair(R, nb_controls(cfg, dts[k].t), &row, &s, len, name, cname, note, cnote, NULL, NULL);
 	}
 free_all:
-	nb_ref_tensor_free(&g);
-	nb_ref_tensor_free(&be);
-	nb_ref_tensor_free(&w);
-	nb_ref_tensor_free(&c);
-	nb_ref_tensor_free(&wf);
-	nb_ref_tensor_free(&bf);
-	nb_ref_tensor_free(&cs);
-	free(s.pool);
+	NB_SL_FREE(&s, &g, &be, &w, &c, &wf, &bf, &cs);
 	return st;
 }
 
@@ -840,10 +840,7 @@ static enum nb_status nb_run_e6(struct nb_results *R, const struct nb_claims_con
 		if (st != NB_OK)
 			break;
 		if (!work) {
-			memcpy(s.bA, s.bAld, len * sizeof(long double));
-			memcpy(s.wa, s.tA, len * sizeof(long double));
-			memcpy(s.wb, s.tB, len * sizeof(long double));
-			memcpy(s.wc, s.tC, len * sizeof(long double));
+			nb_sl_exact_sides(&s, len);
 			memcpy(s.cA, tA2ld, len * sizeof(long double));
 			memcpy(s.cAb, bA2ld, len * sizeof(long double));
 		} else {
@@ -879,10 +876,8 @@ static enum nb_status nb_run_e6(struct nb_results *R, const struct nb_claims_con
 				  "mean of one sigma added to x", note, note, tA2ld, bA2ld);
 	}
 free_all:
-	nb_ref_tensor_free(&g);
-	nb_ref_tensor_free(&b);
 	free(tA2ld);
-	free(s.pool);
+	NB_SL_FREE(&s, &g, &b);
 	return st;
 }
 

@@ -201,39 +201,14 @@ static enum nb_status nb_model_norm(const struct nb_model *m, struct nb_model_ws
 
 /* ---- the arithmetic, once per compute type ---- */
 
-#define NB_T float
-#define NB_FN(name) nb_##name##_f
-#define NB_LIT(x) x##f
-#define NB_GEMM cblas_sgemm
-#define NB_SQRT sqrtf
-#define NB_EXP expf
-#define NB_ERF erff
+#define NB_MODEL_F64 0
 #include "verify/nb_model_tmpl.h"
 #include "verify/nb_model_layer.h"
-#undef NB_T
-#undef NB_FN
-#undef NB_LIT
-#undef NB_GEMM
-#undef NB_SQRT
-#undef NB_EXP
-#undef NB_ERF
-
-#define NB_T double
-#define NB_FN(name) nb_##name##_d
-#define NB_LIT(x) x
-#define NB_GEMM cblas_dgemm
-#define NB_SQRT sqrt
-#define NB_EXP exp
-#define NB_ERF erf
+#undef NB_MODEL_F64
+#define NB_MODEL_F64 1
 #include "verify/nb_model_tmpl.h"
 #include "verify/nb_model_layer.h"
-#undef NB_T
-#undef NB_FN
-#undef NB_LIT
-#undef NB_GEMM
-#undef NB_SQRT
-#undef NB_EXP
-#undef NB_ERF
+#undef NB_MODEL_F64
 
 /* ---- construction ---- */
 

@@ -1,6 +1,32 @@
 /* The working-dtype model's arithmetic, written once for a compute type:
- * verify/nb_model.c includes this file twice, with NB_T = float (f32 and
- * bf16 storage) and NB_T = double (f64). Not a public header. */
+ * verify/nb_model.c includes this file twice, with NB_MODEL_F64 0 (NB_T =
+ * float: f32 and bf16 storage) and 1 (NB_T = double: f64), each time
+ * followed by nb_model_layer.h, which uses the same parameters. Not a
+ * public header. */
+#undef NB_T
+#undef NB_FN
+#undef NB_LIT
+#undef NB_GEMM
+#undef NB_SQRT
+#undef NB_EXP
+#undef NB_ERF
+#if NB_MODEL_F64
+#define NB_T double
+#define NB_FN(name) nb_##name##_d
+#define NB_LIT(x) x
+#define NB_GEMM cblas_dgemm
+#define NB_SQRT sqrt
+#define NB_EXP exp
+#define NB_ERF erf
+#else
+#define NB_T float
+#define NB_FN(name) nb_##name##_f
+#define NB_LIT(x) x##f
+#define NB_GEMM cblas_sgemm
+#define NB_SQRT sqrtf
+#define NB_EXP expf
+#define NB_ERF erff
+#endif
 
 /* Rounds every value to bf16 when the storage is bf16 (the values stay in
  * the compute type, exactly representable as bf16). */

@@ -252,22 +252,42 @@ static enum nb_status nb_need_kind(const struct nb_ref_model *m, enum nb_norm_ki
 	return NB_OK;
 }
 
+/* src, which must be a model of kind, cloned with its norms folded into
+ * their readers (nb_fold_all) into *m; *out (the transform's result) is
+ * NULL until the caller sets it. *m is NULL on any failure. */
+static enum nb_status nb_folded_clone(const struct nb_ref_model *src, enum nb_norm_kind kind,
+				      const char *who, bool with_bias,
+				      struct nb_ref_model **out, struct nb_ref_model **m)
+{
+	enum nb_status st = nb_need_kind(src, kind, who);
+
+	*out = NULL;
+	*m = NULL;
+	if (st != NB_OK)
+		return st;
+	st = nb_ref_model_clone(src, m);
+	if (st != NB_OK)
+		return st;
+	st = nb_fold_all(*m, with_bias);
+	if (st != NB_OK) {
+		nb_ref_model_free(*m);
+		*m = NULL;
+	}
+	return st;
+}
+
 enum nb_status nb_transform_ln_to_rms(const struct nb_ref_model *src, bool recentre,
 				      struct nb_ref_model **out)
 {
-	enum nb_status st = nb_need_kind(src, NB_NORM_LAYERNORM, "Pre-LN -> Pre-RMSNorm");
 	struct nb_ref_model *m;
+	enum nb_status st = nb_folded_clone(src, NB_NORM_LAYERNORM, "Pre-LN -> Pre-RMSNorm",
+					    true, out, &m);
 
-	*out = NULL;
 	if (st != NB_OK)
 		return st;
-	st = nb_ref_model_clone(src, &m);
-	if (st != NB_OK)
-		return st;
-	st = nb_fold_all(m, true);
 	/* every writer to the stream emits zero-mean vectors: the stream
 	 * stays zero-mean, where LayerNorm and RMSNorm coincide */
-	if (st == NB_OK && recentre) {
+	if (recentre) {
 		st = nb_transform_recentre_rows(&m->tok);
 		if (st == NB_OK)
 			st = nb_transform_recentre_rows(&m->pos);
@@ -337,20 +357,15 @@ static void nb_copy_tensor(const struct nb_ref_tensor *src, struct nb_ref_tensor
 enum nb_status nb_transform_rms_to_crms(const struct nb_ref_model *src, bool correct,
 					struct nb_ref_model **out)
 {
-	enum nb_status st = nb_need_kind(src, NB_NORM_RMSNORM, "Pre-RMSNorm -> Pre-CRMSNorm");
-	struct nb_ref_model *f = NULL, *m = NULL;
-
-	*out = NULL;
-	if (st != NB_OK)
-		return st;
+	struct nb_ref_model *f, *m = NULL;
 	/* the gains go into the readers first (exact when they are all 1,
 	 * as after E1), so the CRMSNorm model's gains are 1 */
-	st = nb_ref_model_clone(src, &f);
+	enum nb_status st = nb_folded_clone(src, NB_NORM_RMSNORM, "Pre-RMSNorm -> Pre-CRMSNorm",
+					    false, out, &f);
+
 	if (st != NB_OK)
 		return st;
-	st = nb_fold_all(f, false);
-	if (st == NB_OK)
-		st = nb_ref_model_alloc(&src->shape, NB_NORM_CRMSNORM, &m);
+	st = nb_ref_model_alloc(&src->shape, NB_NORM_CRMSNORM, &m);
 	if (st != NB_OK)
 		goto free_folded;
 	nb_compress_writer(&f->tok, &m->tok);
@@ -389,20 +404,12 @@ free_folded:
 enum nb_status nb_transform_rms_to_flash(const struct nb_ref_model *src, bool scale_after_act,
 					 struct nb_ref_model **out)
 {
-	enum nb_status st = nb_need_kind(src, NB_NORM_RMSNORM, "Pre-RMSNorm -> FlashNorm");
 	struct nb_ref_model *m;
+	enum nb_status st = nb_folded_clone(src, NB_NORM_RMSNORM, "Pre-RMSNorm -> FlashNorm",
+					    false, out, &m);
 
-	*out = NULL;
 	if (st != NB_OK)
 		return st;
-	st = nb_ref_model_clone(src, &m);
-	if (st != NB_OK)
-		return st;
-	st = nb_fold_all(m, false);
-	if (st != NB_OK) {
-		nb_ref_model_free(m);
-		return st;
-	}
 	m->norm = NB_NORM_FLASHNORM;
 	m->flash_scale_after_act = scale_after_act;
 	*out = m;

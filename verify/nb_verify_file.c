@@ -4,7 +4,6 @@
 #include "verify/nb_verify_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_publish.h"
 #include "bench/nb_results.h"
 #include "kernels/nb_kernels.h"
 
@@ -140,30 +140,38 @@ static enum nb_status nb_vf_grow(void **rows, size_t *cap, size_t count, size_t 
 	return NB_OK;
 }
 
+/* Appends a copy of row (size bytes) to *rows (*count of them, room for
+ * *cap), growing it. */
+static enum nb_status nb_vf_append(void **rows, size_t *count, size_t *cap, size_t size,
+				   const void *row)
+{
+	enum nb_status st = nb_vf_grow(rows, cap, *count, size);
+
+	if (st != NB_OK)
+		return st;
+	memcpy((char *)*rows + *count * size, row, size);
+	(*count)++;
+	return NB_OK;
+}
+
 enum nb_status nb_verify_add_kernel(struct nb_verify_tables *t,
 				    const struct nb_verify_kernel_row *row)
 {
 	void *rows = t->kernels;
-	enum nb_status st = nb_vf_grow(&rows, &t->cap_kernels, t->nkernels, sizeof(*row));
+	enum nb_status st = nb_vf_append(&rows, &t->nkernels, &t->cap_kernels, sizeof(*row), row);
 
 	t->kernels = rows;
-	if (st != NB_OK)
-		return st;
-	t->kernels[t->nkernels++] = *row;
-	return NB_OK;
+	return st;
 }
 
 enum nb_status nb_verify_add_claim(struct nb_verify_tables *t,
 				   const struct nb_verify_claim_row *row)
 {
 	void *rows = t->claims;
-	enum nb_status st = nb_vf_grow(&rows, &t->cap_claims, t->nclaims, sizeof(*row));
+	enum nb_status st = nb_vf_append(&rows, &t->nclaims, &t->cap_claims, sizeof(*row), row);
 
 	t->claims = rows;
-	if (st != NB_OK)
-		return st;
-	t->claims[t->nclaims++] = *row;
-	return NB_OK;
+	return st;
 }
 
 size_t nb_verify_failed_kernels(const struct nb_verify_tables *t)
@@ -421,61 +429,8 @@ static enum nb_status nb_vf_root_attrs(hid_t file, const struct nb_verify_meta *
 	return st;
 }
 
-/* fsyncs path (a closed file, or a folder) so a rename publishes complete
- * data. Some file systems refuse fsync on a folder: not an error. */
-static enum nb_status nb_vf_fsync_path(const char *path, bool directory)
-{
-	int fd = open(path, (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return nb_fail(NB_ERR_IO, "cannot reopen %s: %s", path, strerror(errno));
-	rc = fsync(fd);
-	close(fd);
-	if (rc != 0 && !(directory && (errno == EINVAL || errno == EBADF)))
-		return nb_fail(NB_ERR_IO, "cannot flush %s: %s", path, strerror(errno));
-	return NB_OK;
-}
-
-/* Moves the finished temporary file onto path: without force an existing
- * path is never replaced (RENAME_NOREPLACE, else link()), so two writers
- * cannot clobber each other. */
-static enum nb_status nb_vf_publish(const char *tmp, const char *path, bool force)
-{
-	char dir[4200];
-	const char *slash;
-
-	if (force) {
-		if (rename(tmp, path) != 0)
-			return nb_fail(NB_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-				       strerror(errno));
-	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
-		if (errno == EEXIST)
-			return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)", path);
-		if (errno != EINVAL && errno != ENOSYS)
-			return nb_fail(NB_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-				       strerror(errno));
-		if (link(tmp, path) != 0) {
-			if (errno == EEXIST)
-				return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)",
-					       path);
-			return nb_fail(NB_ERR_IO, "cannot create %s: %s", path,
-				       strerror(errno));
-		}
-		unlink(tmp);
-	}
-	slash = strrchr(path, '/');
-	if (!slash)
-		nb_vf_strcpy(dir, sizeof(dir), ".");
-	else if (slash == path)
-		nb_vf_strcpy(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	return nb_vf_fsync_path(dir, true);
-}
-
 /* A fresh HDF5 file at "path.tmp.<pid>" (parents created); the caller
- * writes it, then nb_vf_finish closes and publishes it. */
+ * writes it, then nb_publish_h5 closes and publishes it. */
 static hid_t nb_vf_begin(const char *path, bool force, char *tmp, size_t tmpsize)
 {
 	struct stat sb;
@@ -503,24 +458,6 @@ static hid_t nb_vf_begin(const char *path, bool force, char *tmp, size_t tmpsize
 	return file;
 }
 
-/* Closes file; when st is NB_OK, flushes it and renames it onto path; on
- * any failure the temporary file is removed. Returns the final status. */
-static enum nb_status nb_vf_finish(hid_t file, const char *tmp, const char *path,
-				   bool force, enum nb_status st)
-{
-	if (st == NB_OK && H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
-		st = nb_fail(NB_ERR_IO, "cannot flush %s", tmp);
-	if (H5Fclose(file) < 0 && st == NB_OK)
-		st = nb_fail(NB_ERR_IO, "cannot close %s", tmp);
-	if (st == NB_OK)
-		st = nb_vf_fsync_path(tmp, false);
-	if (st == NB_OK)
-		st = nb_vf_publish(tmp, path, force);
-	if (st != NB_OK)
-		unlink(tmp);
-	return st;
-}
-
 enum nb_status nb_verify_write_file(const char *path, const struct nb_verify_tables *t,
 				    const struct nb_verify_meta *m, bool force)
 {
@@ -534,7 +471,7 @@ enum nb_status nb_verify_write_file(const char *path, const struct nb_verify_tab
 	st = nb_vf_root_attrs(file, m);
 	if (st == NB_OK)
 		st = nb_verify_write_group(file, t, m, false);
-	return nb_vf_finish(file, tmp, path, force, st);
+	return nb_publish_h5(file, tmp, path, force, st);
 }
 
 enum nb_status nb_verify_write_into(const char *path, const struct nb_verify_tables *t,
@@ -931,7 +868,7 @@ enum nb_status nb_verify_write_dataset(const char *spec, enum nb_dtype dtype, si
 			H5Oclose(obj);
 		}
 	}
-	return nb_vf_finish(file, tmp, path, force, st);
+	return nb_publish_h5(file, tmp, path, force, st);
 }
 
 enum nb_status nb_verify_dump_begin(const char *path, bool force, struct nb_verify_dump *d)
@@ -1000,7 +937,7 @@ enum nb_status nb_verify_dump_commit(struct nb_verify_dump *d)
 
 	if (d->file < 0)
 		return nb_fail(NB_ERR_INVALID, "no dump file open");
-	st = nb_vf_finish(d->file, d->tmp, d->path, d->force, NB_OK);
+	st = nb_publish_h5(d->file, d->tmp, d->path, d->force, NB_OK);
 	d->file = -1;
 	return st;
 }

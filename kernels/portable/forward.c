@@ -46,249 +46,14 @@
  * for the rows they hand back).
  */
 
-/* ---- RMS family ---- */
-
-/* r of one row in float, false when the row must go to the scaled
- * fallback. */
-NB_PORTABLE_INLINE bool nb_rms_r_f(enum nb_dtype t, const void *x,
-				   const struct nb_rms_shape *sh,
-				   const struct nb_conventions *conv, float *r)
-{
-	float a[NB_LANES] = { 0 }, c[NB_LANES] = { 0 };
-	float eps = (float)conv->eps;
-	float total, ms;
-	size_t j = 0;
-
-	for (; j + NB_LANES <= sh->nstat; j += NB_LANES)
-		for (size_t l = 0; l < NB_LANES; l++) {
-			float v = nb_ldf(t, x, j + l);
-			a[l] += v * v;
-			c[l] += v;
-		}
-	for (size_t l = 0; j + l < sh->nstat; l++) {
-		float v = nb_ldf(t, x, j + l);
-		a[l] += v * v;
-		c[l] += v;
-	}
-	total = nb_lanes_f(a);
-	if (sh->crms) {
-		float s = nb_lanes_f(c);
-		total += s * s;
-	}
-	if (!(total <= FLT_MAX) ||
-	    (total < NB_TINY_F32 && eps * (float)sh->div < NB_TINY_F32))
-		return false;
-	ms = total / (float)sh->div;
-	*r = conv->eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
-					     : 1.0f / (sqrtf(ms) + eps);
-	return true;
-}
-
-NB_PORTABLE_INLINE bool nb_rms_r_d(enum nb_dtype t, const void *x,
-				   const struct nb_rms_shape *sh,
-				   const struct nb_conventions *conv, double *r)
-{
-	double a[NB_LANES] = { 0 }, c[NB_LANES] = { 0 };
-	double eps = conv->eps;
-	double total, ms;
-	size_t j = 0;
-
-	for (; j + NB_LANES <= sh->nstat; j += NB_LANES)
-		for (size_t l = 0; l < NB_LANES; l++) {
-			double v = nb_ldd(t, x, j + l);
-			a[l] += v * v;
-			c[l] += v;
-		}
-	for (size_t l = 0; j + l < sh->nstat; l++) {
-		double v = nb_ldd(t, x, j + l);
-		a[l] += v * v;
-		c[l] += v;
-	}
-	total = nb_lanes_d(a);
-	if (sh->crms) {
-		double s = nb_lanes_d(c);
-		total += s * s;
-	}
-	if (!(total <= DBL_MAX) ||
-	    (total < NB_TINY_F64 && eps * (double)sh->div < NB_TINY_F64))
-		return false;
-	ms = total / (double)sh->div;
-	*r = conv->eps_mode == NB_EPS_INSIDE ? 1.0 / sqrt(ms + eps)
-					     : 1.0 / (sqrt(ms) + eps);
-	return true;
-}
-
-NB_PORTABLE_INLINE void nb_rms_fwd_f(const struct nb_problem *p, enum nb_dtype t,
-				     enum nb_variant v, size_t row_begin, size_t row_end)
-{
-	struct nb_rms_shape sh = nb_rms_shape_v(p, v);
-	size_t stride = sh.n * nb_pt_size(t);
-
-	for (size_t i = row_begin; i < row_end; i++) {
-		const unsigned char *x = (const unsigned char *)p->x + i * stride;
-		unsigned char *y = (unsigned char *)p->y + i * stride;
-		float r;
-
-		if (!nb_rms_r_f(t, x, &sh, &p->conv, &r)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		if (p->bias)
-			for (size_t j = 0; j < sh.n; j++)
-				nb_stf(t, y, j, (nb_ldf(t, x, j) * r) * nb_ldf(t, p->gain, j) +
-					       nb_ldf(t, p->bias, j));
-		else
-			for (size_t j = 0; j < sh.n; j++)
-				nb_stf(t, y, j, (nb_ldf(t, x, j) * r) * nb_ldf(t, p->gain, j));
-	}
-}
-
-NB_PORTABLE_INLINE void nb_rms_fwd_d(const struct nb_problem *p, enum nb_dtype t,
-				     enum nb_variant v, size_t row_begin, size_t row_end)
-{
-	struct nb_rms_shape sh = nb_rms_shape_v(p, v);
-	size_t stride = sh.n * nb_pt_size(t);
-
-	for (size_t i = row_begin; i < row_end; i++) {
-		const unsigned char *x = (const unsigned char *)p->x + i * stride;
-		unsigned char *y = (unsigned char *)p->y + i * stride;
-		double r;
-
-		if (!nb_rms_r_d(t, x, &sh, &p->conv, &r)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		if (p->bias)
-			for (size_t j = 0; j < sh.n; j++)
-				nb_std(t, y, j, (nb_ldd(t, x, j) * r) * nb_ldd(t, p->gain, j) +
-					       nb_ldd(t, p->bias, j));
-		else
-			for (size_t j = 0; j < sh.n; j++)
-				nb_std(t, y, j, (nb_ldd(t, x, j) * r) * nb_ldd(t, p->gain, j));
-	}
-}
-
-/* ---- LayerNorm ---- */
-
-/* The write pass shared by the two-pass and the Welford kernels. */
-NB_PORTABLE_INLINE void nb_ln_write_f(const struct nb_problem *p, enum nb_dtype t,
-				      const void *x, void *y, float mu, float r)
-{
-	if (p->bias)
-		for (size_t j = 0; j < p->n; j++)
-			nb_stf(t, y, j, ((nb_ldf(t, x, j) - mu) * r) * nb_ldf(t, p->gain, j) +
-				       nb_ldf(t, p->bias, j));
-	else
-		for (size_t j = 0; j < p->n; j++)
-			nb_stf(t, y, j, ((nb_ldf(t, x, j) - mu) * r) * nb_ldf(t, p->gain, j));
-}
-
-/* r from var = vs / n in float; false: the row goes to the fallback. */
-NB_PORTABLE_INLINE bool nb_ln_r_f(const struct nb_problem *p, float vs, float *r)
-{
-	float eps = (float)p->conv.eps;
-	float var;
-
-	if (!(vs <= FLT_MAX) || (vs < NB_TINY_F32 && eps * (float)p->n < NB_TINY_F32))
-		return false;
-	var = vs / (float)p->n;
-	*r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(var + eps)
-					       : 1.0f / (sqrtf(var) + eps);
-	return true;
-}
-
-NB_PORTABLE_INLINE void nb_ln_fwd_f(const struct nb_problem *p, enum nb_dtype t,
-				    size_t row_begin, size_t row_end)
-{
-	size_t n = p->n;
-	size_t stride = n * nb_pt_size(t);
-
-	for (size_t i = row_begin; i < row_end; i++) {
-		const unsigned char *x = (const unsigned char *)p->x + i * stride;
-		unsigned char *y = (unsigned char *)p->y + i * stride;
-		float a[NB_LANES] = { 0 }, v[NB_LANES] = { 0 };
-		float sum, mu, r;
-		size_t j = 0;
-
-		for (; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++)
-				a[l] += nb_ldf(t, x, j + l);
-		for (size_t l = 0; j + l < n; l++)
-			a[l] += nb_ldf(t, x, j + l);
-		sum = nb_lanes_f(a);
-		if (!(fabsf(sum) <= FLT_MAX)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		mu = sum / (float)n;
-		for (j = 0; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++) {
-				float dv = nb_ldf(t, x, j + l) - mu;
-				v[l] += dv * dv;
-			}
-		for (size_t l = 0; j + l < n; l++) {
-			float dv = nb_ldf(t, x, j + l) - mu;
-			v[l] += dv * dv;
-		}
-		if (!nb_ln_r_f(p, nb_lanes_f(v), &r)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		nb_ln_write_f(p, t, x, y, mu, r);
-	}
-}
-
-NB_PORTABLE_INLINE void nb_ln_fwd_d(const struct nb_problem *p, enum nb_dtype t,
-				    size_t row_begin, size_t row_end)
-{
-	size_t n = p->n;
-	size_t stride = n * nb_pt_size(t);
-	double eps = p->conv.eps;
-
-	for (size_t i = row_begin; i < row_end; i++) {
-		const unsigned char *x = (const unsigned char *)p->x + i * stride;
-		unsigned char *y = (unsigned char *)p->y + i * stride;
-		double a[NB_LANES] = { 0 }, v[NB_LANES] = { 0 };
-		double sum, mu, vs, var, r;
-		size_t j = 0;
-
-		for (; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++)
-				a[l] += nb_ldd(t, x, j + l);
-		for (size_t l = 0; j + l < n; l++)
-			a[l] += nb_ldd(t, x, j + l);
-		sum = nb_lanes_d(a);
-		if (!(fabs(sum) <= DBL_MAX)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		mu = sum / (double)n;
-		for (j = 0; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++) {
-				double dv = nb_ldd(t, x, j + l) - mu;
-				v[l] += dv * dv;
-			}
-		for (size_t l = 0; j + l < n; l++) {
-			double dv = nb_ldd(t, x, j + l) - mu;
-			v[l] += dv * dv;
-		}
-		vs = nb_lanes_d(v);
-		if (!(vs <= DBL_MAX) || (vs < NB_TINY_F64 && eps * (double)n < NB_TINY_F64)) {
-			nb_portable_fwd_row_scaled(p, i);
-			continue;
-		}
-		var = vs / (double)n;
-		r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0 / sqrt(var + eps)
-						      : 1.0 / (sqrt(var) + eps);
-		if (p->bias)
-			for (j = 0; j < n; j++)
-				nb_std(t, y, j, ((nb_ldd(t, x, j) - mu) * r) * nb_ldd(t, p->gain, j) +
-					       nb_ldd(t, p->bias, j));
-		else
-			for (j = 0; j < n; j++)
-				nb_std(t, y, j, ((nb_ldd(t, x, j) - mu) * r) * nb_ldd(t, p->gain, j));
-	}
-}
+/* The arithmetic, once per accumulation type: nb_*_f (float) and nb_*_d
+ * (double). */
+#define NB_ACC_F64 0
+#include "kernels/portable/forward_tmpl.h"
+#undef NB_ACC_F64
+#define NB_ACC_F64 1
+#include "kernels/portable/forward_tmpl.h"
+#undef NB_ACC_F64
 
 /*
  * LayerNorm f32, Welford: lane l runs Welford's update over elements
@@ -356,7 +121,7 @@ static void nb_ln_welford_f32(const struct nb_problem *p, size_t row_begin, size
 		}
 		w[0] = nb_chan(nb_chan(nb_chan(w[0], w[1]), nb_chan(w[2], w[3])),
 			       nb_chan(nb_chan(w[4], w[5]), nb_chan(w[6], w[7])));
-		if (!(fabsf(w[0].mean) <= FLT_MAX) || !nb_ln_r_f(p, w[0].m2, &r)) {
+		if (!(fabsf(w[0].mean) <= FLT_MAX) || !nb_r_of_f(w[0].m2, n, &p->conv, &r)) {
 			nb_portable_fwd_row_scaled(p, i);
 			continue;
 		}
@@ -368,30 +133,12 @@ static void nb_ln_welford_f32(const struct nb_problem *p, size_t row_begin, size
 
 float nb_portable_rms_r_f32(const struct nb_problem *p, const void *x_row)
 {
-	struct nb_rms_shape sh = { .n = p->n, .nstat = p->n, .div = p->n, .crms = false };
-	float r;
-	int se;
-
-	double rs;
-
-	if (nb_rms_r_f(NB_DTYPE_F32, x_row, &sh, &p->conv, &r))
-		return r;
-	rs = nb_portable_rms_r_scaled(NB_DTYPE_F32, x_row, p->n, &p->conv, &se);
-	return (float)ldexp(rs, se);
+	return nb_flash_r_f(p, x_row);
 }
 
 double nb_portable_rms_r_f64(const struct nb_problem *p, const void *x_row)
 {
-	struct nb_rms_shape sh = { .n = p->n, .nstat = p->n, .div = p->n, .crms = false };
-	double r;
-	int se;
-
-	double rs;
-
-	if (nb_rms_r_d(NB_DTYPE_F64, x_row, &sh, &p->conv, &r))
-		return r;
-	rs = nb_portable_rms_r_scaled(NB_DTYPE_F64, x_row, p->n, &p->conv, &se);
-	return ldexp(rs, se);
+	return nb_flash_r_d(p, x_row);
 }
 
 /* ---- registry entry points ---- */

@@ -80,6 +80,22 @@ static double nb_outside_q(const struct nb_conventions *conv, double rho, int se
 	return rho > 0.0 ? 1.0 + ldexp(conv->eps, se) / rho : 0.0;
 }
 
+/* Largest |v| over n elements of dtype t, and whether all are finite. */
+static double nb_maxabs(enum nb_dtype t, const void *v, size_t n, bool *finite)
+{
+	double m = 0.0;
+
+	*finite = true;
+	for (size_t j = 0; j < n; j++) {
+		double a = fabs(nb_ldd(t, v, j));
+		if (!isfinite(a))
+			*finite = false;
+		else if (a > m)
+			m = a;
+	}
+	return m;
+}
+
 /* Scaled statistics of one row. */
 struct nb_scaled_stats {
 	bool ok;        /* false: NaN/Inf in the statistic's elements, or r' = inf */
@@ -96,17 +112,11 @@ static struct nb_scaled_stats nb_rms_stats(enum nb_dtype t, const void *x,
 					   const struct nb_conventions *conv)
 {
 	struct nb_scaled_stats st = { .ok = false };
-	double m = 0.0, ss = 0.0, sm = 0.0, total;
-	bool bad = false;
+	double m, ss = 0.0, sm = 0.0, total;
+	bool finite;
 
-	for (size_t j = 0; j < sh->nstat; j++) {
-		double v = nb_ldd(t, x, j);
-		if (!isfinite(v))
-			bad = true;
-		else if (fabs(v) > m)
-			m = fabs(v);
-	}
-	if (bad)
+	m = nb_maxabs(t, x, sh->nstat, &finite);
+	if (!finite)
 		return st;
 	st.se = nb_min_int(nb_scale_exp(m), nb_eps_cap(conv));
 	for (size_t j = 0; j < sh->nstat; j++) {
@@ -125,18 +135,12 @@ static struct nb_scaled_stats nb_ln_stats(enum nb_dtype t, const void *x, size_t
 					  const struct nb_conventions *conv)
 {
 	struct nb_scaled_stats st = { .ok = false };
-	double m = 0.0, sum = 0.0, mdev = 0.0, vs = 0.0;
-	bool bad = false;
+	double m, sum = 0.0, mdev = 0.0, vs = 0.0;
+	bool finite;
 	int s2;
 
-	for (size_t j = 0; j < n; j++) {
-		double v = nb_ldd(t, x, j);
-		if (!isfinite(v))
-			bad = true;
-		else if (fabs(v) > m)
-			m = fabs(v);
-	}
-	if (bad)
+	m = nb_maxabs(t, x, n, &finite);
+	if (!finite)
 		return st;
 	/* first scale for the mean, uncapped (eps does not enter the mean) */
 	st.s1 = nb_scale_exp(m);
@@ -160,10 +164,17 @@ static struct nb_scaled_stats nb_ln_stats(enum nb_dtype t, const void *x, size_t
 	return st;
 }
 
-/* (x_j - mu) 2^se as LayerNorm's fallback forms it */
-static double nb_ln_dev(const struct nb_scaled_stats *st, double x)
+/* xhat_j of element x from the scaled statistics: LayerNorm ((x - mu)
+ * 2^se) r', an element of the statistic (x 2^se) r', any other (pRMSNorm's
+ * tail) by nb_mul_pow2. */
+static double nb_scaled_xhat(const struct nb_scaled_stats *st, bool ln, bool in_stat,
+			     double x)
 {
-	return ldexp(ldexp(x, st->s1) - st->mu, st->se - st->s1);
+	if (ln)
+		return ldexp(ldexp(x, st->s1) - st->mu, st->se - st->s1) * st->r;
+	if (in_stat)
+		return ldexp(x, st->se) * st->r;
+	return nb_mul_pow2(x, st->r, st->se);
 }
 
 double nb_portable_rms_r_scaled(enum nb_dtype t, const void *x, size_t n,
@@ -206,16 +217,10 @@ void nb_portable_fwd_row_scaled(const struct nb_problem *p, size_t i)
 	}
 	/* y_j depends on x_j and the row's scalars only: in place is fine */
 	for (size_t j = 0; j < n; j++) {
-		double xj = nb_ldd(t, x, j);
-		double xh, v;
+		double xh = nb_scaled_xhat(&st, p->variant == NB_VARIANT_LAYERNORM, j < nstat,
+					   nb_ldd(t, x, j));
+		double v = xh * nb_ldd(t, p->gain, j);
 
-		if (p->variant == NB_VARIANT_LAYERNORM)
-			xh = nb_ln_dev(&st, xj) * st.r;
-		else if (j < nstat)
-			xh = ldexp(xj, st.se) * st.r;
-		else
-			xh = nb_mul_pow2(xj, st.r, st.se);
-		v = xh * nb_ldd(t, p->gain, j);
 		if (p->bias)
 			v += nb_ldd(t, p->bias, j);
 		nb_std(t, y, j, v);
@@ -233,22 +238,6 @@ static void nb_add_part(enum nb_dtype gt, void *part, size_t j, double v)
 		float *f = part;
 		f[j] += (float)v;
 	}
-}
-
-/* Largest |v| over n elements of dtype t, and whether all are finite. */
-static double nb_maxabs(enum nb_dtype t, const void *v, size_t n, bool *finite)
-{
-	double m = 0.0;
-
-	*finite = true;
-	for (size_t j = 0; j < n; j++) {
-		double a = fabs(nb_ldd(t, v, j));
-		if (!isfinite(a))
-			*finite = false;
-		else if (a > m)
-			m = a;
-	}
-	return m;
 }
 
 /*
@@ -296,16 +285,9 @@ void nb_portable_bwd_row_scaled(const struct nb_problem *p, size_t i, enum nb_dt
 	q = nb_outside_q(&p->conv, st.rho, st.se);
 
 	for (size_t j = 0; j < n; j++) {
-		double xj = nb_ldd(t, x, j);
 		double dyh = ldexp(nb_ldd(t, dy, j), te) * ldexp(nb_ldd(t, p->gain, j), ge);
-		double xh;
+		double xh = nb_scaled_xhat(&st, ln, j < sh.nstat, nb_ldd(t, x, j));
 
-		if (ln)
-			xh = nb_ln_dev(&st, xj) * st.r;
-		else if (j < sh.nstat)
-			xh = ldexp(xj, st.se) * st.r;
-		else
-			xh = nb_mul_pow2(xj, st.r, st.se);
 		sdy += dyh;
 		sdot += dyh * xh;
 	}
@@ -318,21 +300,17 @@ void nb_portable_bwd_row_scaled(const struct nb_problem *p, size_t i, enum nb_dt
 	out_exp = st.se - te - ge;
 
 	for (size_t j = 0; j < n; j++) {
-		double xj = nb_ldd(t, x, j);
 		double dyj = nb_ldd(t, dy, j);
 		double dyh = ldexp(dyj, te) * ldexp(nb_ldd(t, p->gain, j), ge);
-		double xh, inner;
+		double xh = nb_scaled_xhat(&st, ln, j < sh.nstat, nb_ldd(t, x, j));
+		double inner;
 
-		if (ln) {
-			xh = nb_ln_dev(&st, xj) * st.r;
+		if (ln)
 			inner = (dyh - mdy) - xh * coef;
-		} else if (j < sh.nstat) {
-			xh = ldexp(xj, st.se) * st.r;
+		else if (j < sh.nstat)
 			inner = dyh - (xh + st.shat) * coef;
-		} else {
-			xh = nb_mul_pow2(xj, st.r, st.se);
+		else
 			inner = dyh;
-		}
 		nb_std(t, dx, j, ldexp(st.r * inner, out_exp));
 		if (gt == NB_DTYPE_F64)
 			nb_add_part(gt, dgain_part, j, dyj * xh);
