@@ -1,6 +1,7 @@
-/* AVX-512 forward kernels of LayerNorm, RMSNorm, pRMSNorm and CRMSNorm for
- * f32, bf16 and f16 storage, all accumulating in f32 (SPEC §1 semantics, the
- * same as the portable kernels'; registry lines in kernels/registry.def). */
+/* AVX-512 forward kernels of LayerNorm (two-pass and Welford), RMSNorm,
+ * pRMSNorm and CRMSNorm for f32, bf16 and f16 storage, all accumulating in
+ * f32 (SPEC §1 semantics, the same as the portable kernels'; registry lines
+ * in kernels/registry.def). */
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || \
 	!defined(__AVX512DQ__) || !defined(__F16C__) || !defined(__FMA__)
 #error "kernels/avx512 must be compiled with the AVX-512 flags of the Makefile (AVX512_FLAGS)"
@@ -19,8 +20,9 @@
 
 /*
  * Shared shape of every kernel here, per row:
- *   sums   one pass over x (LayerNorm: two, sum then squared deviations from
- *          the mean, never E[x^2] - mu^2), eight independent 16-lane f32
+ *   sums   one pass over x (two-pass LayerNorm: two, sum then squared
+ *          deviations from the mean, never E[x^2] - mu^2; Welford LayerNorm:
+ *          one, a running mean and M2 per lane), eight independent 16-lane f32
  *          accumulators fed by explicit FMA (element j goes to accumulator
  *          (j / 16) mod 8 of the unrolled loop; after it one step of four
  *          vectors to the first four when 64 elements are left, the last
@@ -28,7 +30,7 @@
  *          fixed reduction tree,
  *          so a row's result depends on that row's length and values alone
  *          (never on alignment, the row range or the thread count); for
- *          RMSNorm rows and 16-bit CRMSNorm rows of up to
+ *          RMSNorm, Welford LayerNorm and 16-bit CRMSNorm rows of up to
  *          NB_FUSE_MAX_ROW_BYTES this pass runs inside the write pass of
  *          the row before (fused rows, struct nb_job), the same sums;
  *   check  a non-finite sum or scale (a NaN/Inf in the row, or finite values
@@ -83,12 +85,12 @@
 
 /*
  * Fused rows (struct nb_job): the write pass of row i carries the first
- * statistics pass of row i + 1, for RMSNorm rows and 16-bit CRMSNorm rows
- * of at most NB_FUSE_MAX_ROW_BYTES. Longer rows, LayerNorm (whose second
- * pass then ran without a memory stream under it), pRMSNorm (k elements
- * only, the prefetch cursor does better) and f32 CRMSNorm (16 sums) were
- * slower fused; see the tuning notes below. -DNB_FUSE_MAX_ROW_BYTES=0
- * turns it off for an experiment.
+ * statistics pass of row i + 1, for RMSNorm, Welford LayerNorm and 16-bit
+ * CRMSNorm rows of at most NB_FUSE_MAX_ROW_BYTES. Longer rows, two-pass
+ * LayerNorm (whose second pass then ran without a memory stream under it),
+ * pRMSNorm (k elements only, the prefetch cursor does better) and f32
+ * CRMSNorm (16 sums) were slower fused; see the tuning notes below.
+ * -DNB_FUSE_MAX_ROW_BYTES=0 turns it off for an experiment.
  */
 #ifndef NB_FUSE_MAX_ROW_BYTES
 #define NB_FUSE_MAX_ROW_BYTES ((size_t)8192)
@@ -116,13 +118,16 @@ NB_AVX512_INLINE float nb_reduce8(const __m512 a[8])
 /*
  * What a row's statistics pass sums (a compile-time constant after
  * inlining): x (LayerNorm's mean), x^2 (RMSNorm, pRMSNorm), (x - mu)^2
- * (LayerNorm's second pass), or x and x^2 together (CRMSNorm).
+ * (LayerNorm's second pass), x and x^2 together (CRMSNorm), or the running
+ * mean and M2 of Welford's update (LayerNorm, one pass; see
+ * nb_welford_merge).
  */
 enum nb_stat {
 	NB_STAT_SUM,
 	NB_STAT_SUMSQ,
 	NB_STAT_DEV,
 	NB_STAT_SUM_SUMSQ,
+	NB_STAT_WELFORD,
 };
 
 /*
@@ -138,6 +143,9 @@ enum nb_stat {
 struct nb_acc {
 	__m512 s[8], q[8];
 	__m512 vmu;
+	/* Welford: s[] the running means, q[] the M2s, vinv 1/c of the
+	 * element being added (set by nb_acc_count before each step) */
+	__m512 vinv;
 };
 
 NB_AVX512_INLINE void nb_acc_init(struct nb_acc *a, float mu)
@@ -151,6 +159,19 @@ NB_AVX512_INLINE void nb_acc_init(struct nb_acc *a, float mu)
 	a->q[0] = a->q[1] = a->q[2] = a->q[3] = zero;
 	a->q[4] = a->q[5] = a->q[6] = a->q[7] = zero;
 	a->vmu = _mm512_set1_ps(mu);
+	a->vinv = zero;
+}
+
+/*
+ * Welford: the next vector(s) added to an accumulator are its c-th
+ * elements in every lane they touch. In the whole-block loop all lanes of
+ * all accumulators share c = block index + 1, so one rounded reciprocal
+ * serves the block (its error is counted in the kernel's head comment).
+ */
+NB_AVX512_INLINE void nb_acc_count(struct nb_acc *a, enum nb_stat k, size_t c)
+{
+	if (k == NB_STAT_WELFORD)
+		a->vinv = _mm512_set1_ps(1.0f / (float)c);
 }
 
 /* v into accumulator i. CRMSNorm's v is loaded once: without the empty asm
@@ -175,6 +196,16 @@ NB_AVX512_INLINE void nb_acc_vec(struct nb_acc *a, enum nb_stat k, int i, __m512
 		a->s[i] = _mm512_add_ps(a->s[i], v);
 		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
 		break;
+	case NB_STAT_WELFORD: {
+		/* delta = x - m; m += delta / c; M2 += delta (x - m_new) */
+		__m512 d;
+
+		__asm__("" : "+v"(v));
+		d = _mm512_sub_ps(v, a->s[i]);
+		a->s[i] = _mm512_fmadd_ps(d, a->vinv, a->s[i]);
+		a->q[i] = _mm512_fmadd_ps(d, _mm512_sub_ps(v, a->s[i]), a->q[i]);
+		break;
+	}
 	}
 }
 
@@ -204,31 +235,154 @@ NB_AVX512_INLINE void nb_acc_block(struct nb_acc *a, enum nb_stat k, enum nb_dty
 NB_AVX512_INLINE void nb_acc_rest(struct nb_acc *a, enum nb_stat k, enum nb_dtype t,
 				  const void *x, size_t j, size_t len, struct nb_pf *pf)
 {
+	/* Welford counts: c0, c1 the elements accumulators 0 and 1 hold */
+	size_t c0, c1;
+
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
 		nb_pf_step(pf);
+		nb_acc_count(a, k, j / NB_UNROLL + 1);
 		nb_acc_block(a, k, t, x, j);
 	}
+	c0 = c1 = j / NB_UNROLL;
 	if (j + NB_UNROLL / 2 <= len) {
+		c0 = c1 = c0 + 1;
+		nb_acc_count(a, k, c0);
 		nb_acc_at(a, k, t, x, j, 0);
 		nb_acc_at(a, k, t, x, j, 1);
 		nb_acc_at(a, k, t, x, j, 2);
 		nb_acc_at(a, k, t, x, j, 3);
 		j += NB_UNROLL / 2;
 	}
-	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
+	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES) {
+		nb_acc_count(a, k, ++c0);
 		nb_acc_vec(a, k, 0, nb_avx512_load(t, x, j));
+	}
 	if (j < len) {
 		__mmask16 m = nb_avx512_tail_mask(len - j);
 		__m512 v = nb_avx512_load_mask(t, x, j, m);
 
-		/* the lanes past the row must stay 0, not -mu */
+		/* the lanes past the row must stay 0, not -mu ... */
 		if (k == NB_STAT_DEV) {
 			v = _mm512_maskz_sub_ps(m, v, a->vmu);
 			a->q[1] = _mm512_fmadd_ps(v, v, a->q[1]);
+		} else if (k == NB_STAT_WELFORD) {
+			/* ... and keep their mean, M2 and count */
+			__m512 d = _mm512_sub_ps(v, a->s[1]);
+
+			nb_acc_count(a, k, c1 + 1);
+			a->s[1] = _mm512_mask3_fmadd_ps(d, a->vinv, a->s[1], m);
+			a->q[1] = _mm512_mask3_fmadd_ps(d, _mm512_sub_ps(v, a->s[1]), a->q[1], m);
 		} else {
 			nb_acc_vec(a, k, 1, v);
 		}
 	}
+}
+
+/*
+ * Welford's accumulators merged by Chan's formula (n_ab = n_a + n_b,
+ * delta = m_b - m_a, m = m_a + delta (n_b / n_ab), M2 = (M2_a + M2_b) +
+ * delta^2 (n_a (n_b / n_ab)), the last by FMA; an empty side gives the other
+ * unchanged) in a fixed tree: accumulators ((0,1),(2,3)),((4,5),(6,7)), then
+ * lane l with lane l+8, l+4, l+2, l+1. The counts depend on the row length
+ * alone, so the weights n_b / n_ab and n_a n_b / n_ab of the 11 merges are
+ * computed once per call (nb_welford_plan); a row's merge is then only its
+ * data path.
+ */
+#define NB_CHAN_MERGES 11
+
+struct nb_wplan {
+	__m512 f[NB_CHAN_MERGES], w[NB_CHAN_MERGES];
+	__mmask16 ea[NB_CHAN_MERGES], eb[NB_CHAN_MERGES];
+};
+
+/* Lane l + 8, l + 4, l + 2, l + 1 moved to lane l (level 0..3). */
+NB_AVX512_INLINE __m512 nb_lane_partner(__m512 v, int level)
+{
+	switch (level) {
+	case 0: return _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2));
+	case 1: return _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1));
+	case 2: return _mm512_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2));
+	default: return _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1));
+	}
+}
+
+/* Merge i's weights from the counts na, nb; returns n_a + n_b. */
+static __m512 nb_chan_plan(struct nb_wplan *wp, int i, __m512 na, __m512 nb)
+{
+	__m512 zero = _mm512_setzero_ps();
+	__m512 n = _mm512_add_ps(na, nb);
+	__mmask16 nz = _mm512_cmp_ps_mask(n, zero, _CMP_NEQ_OQ);
+
+	wp->f[i] = _mm512_maskz_div_ps(nz, nb, n);
+	wp->w[i] = _mm512_mul_ps(na, wp->f[i]);
+	wp->ea[i] = _mm512_cmp_ps_mask(na, zero, _CMP_EQ_OQ);
+	wp->eb[i] = _mm512_cmp_ps_mask(nb, zero, _CMP_EQ_OQ);
+	return n;
+}
+
+/* The plan of a row of len elements: the counts nb_acc_rest leaves in each
+ * accumulator's lanes (128-element blocks, the 4-vector step, single vectors
+ * to accumulator 0, the masked tail to accumulator 1). */
+static void nb_welford_plan(struct nb_wplan *wp, size_t len)
+{
+	size_t blocks = len / NB_UNROLL, rem = len % NB_UNROLL;
+	size_t half = rem >= NB_UNROLL / 2 ? 1 : 0;
+	size_t singles = (rem - half * (NB_UNROLL / 2)) / NB_AVX512_LANES;
+	size_t tail = (rem - half * (NB_UNROLL / 2)) % NB_AVX512_LANES;
+	__m512 c[8];
+
+	for (int i = 0; i < 8; i++)
+		c[i] = _mm512_set1_ps((float)(blocks + (i < 4 ? half : 0) +
+					      (i == 0 ? singles : 0)));
+	if (tail)
+		c[1] = _mm512_mask_add_ps(c[1], nb_avx512_tail_mask(tail), c[1],
+					  _mm512_set1_ps(1.0f));
+	c[0] = nb_chan_plan(wp, 0, c[0], c[1]);
+	c[2] = nb_chan_plan(wp, 1, c[2], c[3]);
+	c[4] = nb_chan_plan(wp, 2, c[4], c[5]);
+	c[6] = nb_chan_plan(wp, 3, c[6], c[7]);
+	c[0] = nb_chan_plan(wp, 4, c[0], c[2]);
+	c[4] = nb_chan_plan(wp, 5, c[4], c[6]);
+	c[0] = nb_chan_plan(wp, 6, c[0], c[4]);
+	for (int l = 0; l < 4; l++)
+		c[0] = nb_chan_plan(wp, 7 + l, c[0], nb_lane_partner(c[0], l));
+}
+
+/* Merge i of (ma, qa) and (mb, qb) into (*ma, *qa). */
+NB_AVX512_INLINE void nb_chan_vec(const struct nb_wplan *wp, int i, __m512 *ma, __m512 *qa,
+				  __m512 mb, __m512 qb)
+{
+	__m512 d = _mm512_sub_ps(mb, *ma);
+	__m512 m = _mm512_fmadd_ps(d, wp->f[i], *ma);
+	__m512 q = _mm512_fmadd_ps(_mm512_mul_ps(d, d), wp->w[i], _mm512_add_ps(*qa, qb));
+
+	m = _mm512_mask_blend_ps(wp->eb[i], m, *ma);
+	q = _mm512_mask_blend_ps(wp->eb[i], q, *qa);
+	*ma = _mm512_mask_blend_ps(wp->ea[i], m, mb);
+	*qa = _mm512_mask_blend_ps(wp->ea[i], q, qb);
+}
+
+/* The row's mean and M2 from its Welford accumulators (tree above). */
+NB_AVX512_INLINE void nb_welford_merge(struct nb_acc *a, const struct nb_wplan *wp,
+				       float *mean, float *m2)
+{
+	nb_chan_vec(wp, 0, &a->s[0], &a->q[0], a->s[1], a->q[1]);
+	nb_chan_vec(wp, 1, &a->s[2], &a->q[2], a->s[3], a->q[3]);
+	nb_chan_vec(wp, 2, &a->s[4], &a->q[4], a->s[5], a->q[5]);
+	nb_chan_vec(wp, 3, &a->s[6], &a->q[6], a->s[7], a->q[7]);
+	nb_chan_vec(wp, 4, &a->s[0], &a->q[0], a->s[2], a->q[2]);
+	nb_chan_vec(wp, 5, &a->s[4], &a->q[4], a->s[6], a->q[6]);
+	nb_chan_vec(wp, 6, &a->s[0], &a->q[0], a->s[4], a->q[4]);
+	nb_chan_vec(wp, 7, &a->s[0], &a->q[0], nb_lane_partner(a->s[0], 0),
+		    nb_lane_partner(a->q[0], 0));
+	nb_chan_vec(wp, 8, &a->s[0], &a->q[0], nb_lane_partner(a->s[0], 1),
+		    nb_lane_partner(a->q[0], 1));
+	nb_chan_vec(wp, 9, &a->s[0], &a->q[0], nb_lane_partner(a->s[0], 2),
+		    nb_lane_partner(a->q[0], 2));
+	nb_chan_vec(wp, 10, &a->s[0], &a->q[0], nb_lane_partner(a->s[0], 3),
+		    nb_lane_partner(a->q[0], 3));
+	*mean = _mm512_cvtss_f32(a->s[0]);
+	*m2 = _mm512_cvtss_f32(a->q[0]);
 }
 
 /* One output vector: ((x - mu) * r) * g (+ b). */
@@ -439,6 +593,7 @@ NB_AVX512_INLINE void nb_scale_row(enum nb_dtype t, enum nb_dtype gt,
 		for (; j + NB_UNROLL <= hi && js + NB_UNROLL <= job->len;
 		     j += NB_UNROLL, js += NB_UNROLL) {
 			nb_pf_step(pf);
+			nb_acc_count(&job->acc, k, js / NB_UNROLL + 1);
 			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 0);
 			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 1);
 			nb_fused_line(t, gt, o, j, center, bias, stream, job, k, js, 2);
@@ -482,21 +637,23 @@ NB_AVX512_INLINE void nb_scale_row(enum nb_dtype t, enum nb_dtype gt,
  */
 #define NB_TINY 0x1p-80f
 
-/* Elements one row's passes visit, all passes together (the prefetch shares). */
-NB_AVX512_INLINE size_t nb_row_work(const struct nb_problem *p, enum nb_variant v)
+/* Elements one row's passes visit, all passes together (the prefetch
+ * shares). welford: LayerNorm by one Welford statistics pass. */
+NB_AVX512_INLINE size_t nb_row_work(const struct nb_problem *p, enum nb_variant v,
+				    bool welford)
 {
 	switch (v) {
-	case NB_VARIANT_LAYERNORM: return 3 * p->n;
+	case NB_VARIANT_LAYERNORM: return welford ? 2 * p->n : 3 * p->n;
 	case NB_VARIANT_PRMSNORM: return p->k + p->n;
 	default: return 2 * p->n;
 	}
 }
 
 /* The first statistics pass of a row of variant v: what it sums ... */
-NB_AVX512_INLINE enum nb_stat nb_first_stat(enum nb_variant v)
+NB_AVX512_INLINE enum nb_stat nb_first_stat(enum nb_variant v, bool welford)
 {
 	switch (v) {
-	case NB_VARIANT_LAYERNORM: return NB_STAT_SUM;
+	case NB_VARIANT_LAYERNORM: return welford ? NB_STAT_WELFORD : NB_STAT_SUM;
 	case NB_VARIANT_CRMSNORM: return NB_STAT_SUM_SUMSQ;
 	default: return NB_STAT_SUMSQ;
 	}
@@ -510,23 +667,31 @@ NB_AVX512_INLINE size_t nb_first_len(const struct nb_problem *p, enum nb_variant
 
 /*
  * mu (LayerNorm, else 0) and r of one row from its completed first pass a
- * (LayerNorm's second pass, the squared deviations, runs here); false when
- * the statistic is not finite or underflowed (see NB_TINY), and the row must
- * go to the portable kernel. pf_row: the prefetch position of this row's
- * start.
+ * (two-pass LayerNorm's second pass, the squared deviations, runs here;
+ * Welford LayerNorm merges its accumulators by wp); false when the statistic
+ * is not finite or underflowed (see NB_TINY), and the row must go to the
+ * portable kernel. pf_row: the prefetch position of this row's start.
  */
 NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
-				    enum nb_variant v, const void *x, struct nb_acc *a,
+				    enum nb_variant v, bool welford, const struct nb_wplan *wp,
+				    const void *x, struct nb_acc *a,
 				    float *mu, float *r, struct nb_pf *pf, const char *pf_row)
 {
 	float eps = (float)p->conv.eps;
 	size_t es = nb_elem_size(t);
-	size_t nb = p->n * es, work = nb_row_work(p, v) * es;
+	size_t nb = p->n * es, work = nb_row_work(p, v, welford) * es;
 	float total, div, ms;
 
 	*mu = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
+		if (welford) {
+			nb_welford_merge(a, wp, mu, &total);
+			if (!isfinite(*mu))
+				return false;
+			div = (float)p->n;
+			break;
+		}
 		*mu = nb_reduce8(a->s) / (float)p->n;
 		if (!isfinite(*mu))
 			return false;
@@ -564,16 +729,17 @@ NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
 /* mu and r of one row by itself (no fused write pass before it), as
  * nb_row_finish. */
 NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
-				   enum nb_variant v, const void *x, float *mu, float *r,
+				   enum nb_variant v, bool welford, const struct nb_wplan *wp,
+				   const void *x, float *mu, float *r,
 				   struct nb_pf *pf, const char *pf_row)
 {
 	size_t es = nb_elem_size(t);
-	size_t nb = p->n * es, work = nb_row_work(p, v) * es;
+	size_t nb = p->n * es, work = nb_row_work(p, v, welford) * es;
 	const char *until;
 	struct nb_acc a;
 
 	switch (v) {
-	case NB_VARIANT_LAYERNORM: until = pf_row + nb / 3; break;
+	case NB_VARIANT_LAYERNORM: until = pf_row + (welford ? nb / 2 : nb / 3); break;
 	case NB_VARIANT_PRMSNORM:
 		until = pf->pos < pf->end ? pf_row + nb * p->k / (p->k + p->n) : pf_row;
 		break;
@@ -581,8 +747,8 @@ NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 	}
 	nb_pf_pass(pf, until, NB_UNROLL * es, nb, work);
 	nb_acc_init(&a, 0.0f);
-	nb_acc_rest(&a, nb_first_stat(v), t, x, 0, nb_first_len(p, v), pf);
-	return nb_row_finish(p, t, v, x, &a, mu, r, pf, pf_row);
+	nb_acc_rest(&a, nb_first_stat(v, welford), t, x, 0, nb_first_len(p, v), pf);
+	return nb_row_finish(p, t, v, welford, wp, x, &a, mu, r, pf, pf_row);
 }
 
 /* Floats from the widened gain to the widened bias: n rounded up to a line. */
@@ -625,7 +791,7 @@ NB_AVX512_INLINE float *nb_widen_params(const struct nb_problem *p, enum nb_dtyp
 
 NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 				  size_t row_end, enum nb_dtype t, enum nb_variant v,
-				  nb_rows_fn portable)
+				  bool welford, nb_rows_fn portable)
 {
 	size_t n = p->n;
 	size_t es = nb_elem_size(t);
@@ -641,17 +807,24 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 	float *wide = nb_widen_params(p, t, row_end - row_begin);
 	const void *g = wide ? (const void *)wide : p->gain;
 	const void *b = wide ? (const void *)(wide + nb_wide_stride(n)) : p->bias;
-	bool fuse = (v == NB_VARIANT_RMSNORM ||
+	bool fuse = (v == NB_VARIANT_RMSNORM || welford ||
 		     (v == NB_VARIANT_CRMSNORM && t != NB_DTYPE_F32)) &&
 		    stride <= NB_FUSE_MAX_ROW_BYTES;
 	struct nb_pf pf = nb_pf_init(x0, stride, row_begin, row_end, stream && !fuse);
 	struct nb_edge edge = { _mm512_setzero_ps(), _mm512_setzero_ps(), 0, 0, NULL };
-	enum nb_stat first = nb_first_stat(v);
+	enum nb_stat first = nb_first_stat(v, welford);
 	struct nb_job job = { .x = x0, .len = 0, .j = 0 };
+	struct nb_wplan wplan, *wp = NULL;
 	float mu = 0.0f, r = 0.0f;
-	bool ok = row_begin < row_end &&
-		  nb_row_stats(p, t, v, x0 + row_begin * stride, &mu, &r, &pf,
-			       nb_pf_row(x0, stride, row_begin));
+	bool ok;
+
+	if (welford) {
+		nb_welford_plan(&wplan, n);
+		wp = &wplan;
+	}
+	ok = row_begin < row_end &&
+	     nb_row_stats(p, t, v, welford, wp, x0 + row_begin * stride, &mu, &r, &pf,
+			  nb_pf_row(x0, stride, row_begin));
 
 	for (size_t i = row_begin; i < row_end; i++) {
 		const char *pf_row = nb_pf_row(x0, stride, i);
@@ -666,8 +839,8 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 			nb_edge_flush(t, &edge);
 			portable(p, i, i + 1, NULL, NULL);
 			if (i + 1 < row_end)
-				ok = nb_row_stats(p, t, v, x0 + (i + 1) * stride, &mu, &r, &pf,
-						  nb_pf_row(x0, stride, i + 1));
+				ok = nb_row_stats(p, t, v, welford, wp, x0 + (i + 1) * stride, &mu,
+						  &r, &pf, nb_pf_row(x0, stride, i + 1));
 			continue;
 		}
 		if (next) {
@@ -677,7 +850,7 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 			job.j = 0;
 		}
 		nb_pf_pass(&pf, pf_row + stride, NB_SCALE_UNROLL * es, stride,
-			   nb_row_work(p, v) * es);
+			   nb_row_work(p, v, welford) * es);
 		if (wide && p->bias)
 			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, true, stream, &edge, &pf,
 				     next != NULL, &job, first);
@@ -690,11 +863,11 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 			nb_scale_row(t, t, &o, n, head, center, false, stream, &edge, &pf, next != NULL, &job, first);
 		if (next) {
 			nb_acc_rest(&job.acc, first, t, next, job.j, job.len, &pf);
-			ok = nb_row_finish(p, t, v, next, &job.acc, &mu, &r, &pf,
+			ok = nb_row_finish(p, t, v, welford, wp, next, &job.acc, &mu, &r, &pf,
 					   nb_pf_row(x0, stride, i + 1));
 		} else if (i + 1 < row_end) {
-			ok = nb_row_stats(p, t, v, x0 + (i + 1) * stride, &mu, &r, &pf,
-					  nb_pf_row(x0, stride, i + 1));
+			ok = nb_row_stats(p, t, v, welford, wp, x0 + (i + 1) * stride, &mu, &r,
+					  &pf, nb_pf_row(x0, stride, i + 1));
 		}
 	}
 	nb_edge_flush(t, &edge);
@@ -703,14 +876,16 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 	free(wide);
 }
 
-#define NB_FWD_KERNEL(fn, variant, dtype, portable) \
+#define NB_FWD_KERNEL_ALGO(fn, variant, welford, dtype, portable) \
 	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
 		void *dgain_part, void *dbias_part) \
 	{ \
 		(void)dgain_part; \
 		(void)dbias_part; \
-		nb_fwd_rows(p, row_begin, row_end, dtype, variant, portable); \
+		nb_fwd_rows(p, row_begin, row_end, dtype, variant, welford, portable); \
 	}
+#define NB_FWD_KERNEL(fn, variant, dtype, portable) \
+	NB_FWD_KERNEL_ALGO(fn, variant, false, dtype, portable)
 
 /*
  * LayerNorm: y = g * (x - mu) * r (+ b), mu = sum x / n,
@@ -723,6 +898,38 @@ NB_FWD_KERNEL(nb_layernorm_fwd_bf16_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_BF16,
 	      nb_layernorm_fwd_bf16_portable)
 NB_FWD_KERNEL(nb_layernorm_fwd_f16_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_F16,
 	      nb_layernorm_fwd_f16_portable)
+
+/*
+ * LayerNorm, Welford ("welford"): the same y, mu and r (eps inside or
+ * outside), with mean and M2 = sum (x - mu)^2 from one statistics pass:
+ * each lane of the 8 x 16 accumulators runs Welford's update
+ *   delta = x - m;  m += delta * (1/c);  M2 += delta * (x - m_new)
+ * (both by FMA; c the lane's count, 1/c one rounded reciprocal per step,
+ * shared by every lane of the step), then Chan's merges in a fixed tree
+ * (nb_welford_merge); var = M2 / n. f32 accumulation; 2 passes over x
+ * (statistics, write), so rows of at most NB_FUSE_MAX_ROW_BYTES are fused
+ * like RMSNorm's. In place allowed.
+ * Error contract (verify/nb_accuracy.c, nb_stats_layernorm, algorithm
+ * "welford": each update or merge makes a local error <= 7 u M in the mean,
+ * M = max|x|): an update's is <= 3u |x - m| / c + u |m| (delta, the
+ * reciprocal and the FMA: one rounding each), a merge's <= 3u |m_b - m_a|
+ * n_b/n + u |m| (delta, n_b/n, the FMA); |x - m|, |m_b - m_a| <= 2M, so both
+ * stay within 7 u M. M2: an update's increment delta (x - m_new) rounds
+ * x - m_new only (the FMA's rounding is the addition's); a merge's
+ * delta^2 (n_a (n_b / n)) rounds delta^2, n_b / n and n_a (n_b / n), one
+ * rounding fewer than the portable Welford kernel's delta*delta*(n_a*n_b/n)
+ * that the model's 4 roundings per increment cover (delta's own rounding
+ * aside, the same in both); the additions are the model's 2 per level.
+ * Non-finite mean or M2, overflow and the NB_TINY underflow guard send the
+ * row to the two-pass portable kernel of its dtype, as for the two-pass
+ * kernel.
+ */
+NB_FWD_KERNEL_ALGO(nb_layernorm_fwd_f32_welford_avx512, NB_VARIANT_LAYERNORM, true,
+		   NB_DTYPE_F32, nb_layernorm_fwd_f32_portable)
+NB_FWD_KERNEL_ALGO(nb_layernorm_fwd_bf16_welford_avx512, NB_VARIANT_LAYERNORM, true,
+		   NB_DTYPE_BF16, nb_layernorm_fwd_bf16_portable)
+NB_FWD_KERNEL_ALGO(nb_layernorm_fwd_f16_welford_avx512, NB_VARIANT_LAYERNORM, true,
+		   NB_DTYPE_F16, nb_layernorm_fwd_f16_portable)
 
 /*
  * RMSNorm: y = g * x * r (+ b), r = 1/sqrt(sum x^2 / n + eps) (or
