@@ -1398,6 +1398,32 @@ static void nb_fill_caches(struct nb_results *res, const struct nb_cache_levels 
 }
 
 /* Total bytes the biggest group holds at once, to refuse what cannot fit. */
+/* STREAM points at the hot cells' own working sets (nb_stream_add_cell_points):
+ * their limit then does not depend on the measured cache sizes. */
+static enum nb_status nb_run_cell_points(const struct nb_run_config *cfg,
+					 const struct nb_planned_cell *plan, size_t n,
+					 struct nb_run_state *rs)
+{
+	double *ws = calloc(n ? n : 1, sizeof(double));
+	size_t count = 0;
+	enum nb_status st;
+
+	if (!ws)
+		return nb_fail(NB_ERR_NOMEM, "no memory for the STREAM cell sizes");
+	for (size_t i = 0; i < n; i++) {
+		const struct nb_kernel *k = plan[i].kernel;
+
+		if (plan[i].cache != NB_CACHE_HOT)
+			continue;
+		ws[count++] = nb_sweep_cost(k, plan[i].shape.rows, plan[i].shape.d, plan[i].m,
+					    &cfg->sweep.conv).bytes;
+	}
+	st = nb_stream_add_cell_points(&rs->bw, &rs->nbw, ws, count,
+				       cfg->sweep.stream_ms / 1000.0);
+	free(ws);
+	return st;
+}
+
 static double nb_group_bytes_max(const struct nb_planned_cell *plan, size_t n, size_t llc)
 {
 	double best = 0, cur = 0;
@@ -1627,6 +1653,8 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	if (!nb_run_stop) {
 		st = nb_stream_table(&caches, cfg->sweep.threads, cfg->sweep.nthreads,
 				     cfg->sweep.stream_ms / 1000.0, &rs.bw, &rs.nbw);
+		if (st == NB_OK)
+			st = nb_run_cell_points(cfg, plan, nplan, &rs);
 		if (st != NB_OK) {
 			fprintf(stderr, "normbench run: STREAM measurement failed: %s\n",
 				nb_error());

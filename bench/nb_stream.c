@@ -899,6 +899,102 @@ bool nb_above_limit(double gbps, double limit_gbps)
 	       gbps > (1.0 + NB_LIMIT_TOLERANCE) * limit_gbps;
 }
 
+/* The L1 level and the DRAM footprint of threads t: the range in which a
+ * cell gets a point of its own. */
+static void nb_cell_range(const struct nb_bandwidth *tab, size_t n, int t, size_t *lo,
+			  size_t *hi)
+{
+	*lo = 0;
+	*hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct nb_bandwidth *e = &tab[i];
+
+		if (e->threads != t || !e->level)
+			continue;
+		if (!strcmp(e->level, "L1") && e->level_bytes > *lo)
+			*lo = e->level_bytes;
+		if (e->level_bytes == 0 && 2 * e->bytes > *hi)
+			*hi = 2 * e->bytes;
+	}
+}
+
+/* Whether threads t already has a "cell" point within 1/8 of ws. */
+static bool nb_cell_measured(const struct nb_bandwidth *tab, size_t n, int t, size_t ws)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct nb_bandwidth *e = &tab[i];
+
+		if (e->threads == t && e->level && !strcmp(e->level, "cell") &&
+		    e->level_bytes >= ws && e->level_bytes - ws <= ws / 8)
+			return true;
+	}
+	return false;
+}
+
+static int nb_cmp_desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x < y) - (x > y);
+}
+
+enum nb_status nb_stream_add_cell_points(struct nb_bandwidth **tab, size_t *n,
+					 const double *ws_in, size_t nws, double min_seconds)
+{
+	size_t base = *n;
+	enum nb_status result = NB_OK;
+	double *ws;
+
+	if (!tab || !*tab || !n)
+		return nb_fail(NB_ERR_INVALID, "STREAM cell points: no table");
+	/* largest first: a smaller size within 1/8 below then shares its point
+	 * (a point serves every working set up to its own size) */
+	ws = malloc((nws ? nws : 1) * sizeof(double));
+	if (!ws)
+		return nb_fail(NB_ERR_NOMEM, "STREAM cell points: no memory");
+	if (nws)
+		memcpy(ws, ws_in, nws * sizeof(double));
+	qsort(ws, nws, sizeof(double), nb_cmp_desc);
+	for (size_t b = 0; b < base; b++) {
+		int t = (*tab)[b].threads;
+		size_t lo, hi;
+		bool first = true;
+
+		/* each thread count once (its first entry) */
+		for (size_t c = 0; c < b; c++)
+			if ((*tab)[c].threads == t)
+				first = false;
+		if (!first)
+			continue;
+		nb_cell_range(*tab, base, t, &lo, &hi);
+		for (size_t w = 0; w < nws; w++) {
+			size_t size = ws[w] > 0 && ws[w] < 1e15 ? (size_t)ws[w] : 0;
+			struct nb_bandwidth e, *grown;
+			enum nb_status st;
+
+			if (size <= lo || (hi && size >= hi) || nb_cell_measured(*tab, *n, t, size))
+				continue;
+			st = nb_stream_measure(t, size / 2, min_seconds, &e);
+			if (st != NB_OK) {
+				result = st;
+				goto out;
+			}
+			e.level = "cell";
+			e.level_bytes = size;
+			grown = realloc(*tab, (*n + 1) * sizeof(**tab));
+			if (!grown) {
+				result = nb_fail(NB_ERR_NOMEM, "STREAM cell points: no memory");
+				goto out;
+			}
+			*tab = grown;
+			(*tab)[(*n)++] = e;
+		}
+	}
+out:
+	free(ws);
+	return result;
+}
+
 double nb_limit_gbps(const struct nb_bandwidth *table, size_t n, int threads,
 		     size_t working_set_bytes)
 {

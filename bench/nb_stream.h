@@ -22,7 +22,7 @@
 struct nb_bandwidth {
 	int threads;
 	size_t bytes;          /* bytes of ONE array */
-	const char *level;     /* "L1", "L2", "L3", "DRAM" (static string), or
+	const char *level;     /* "L1", "L2", "L3", "DRAM", "cell" (static string), or
 				* NULL when measured outside nb_stream_table */
 	size_t level_bytes;    /* capacity the level stands for (for `threads`
 				* threads: private levels x threads); 0 = DRAM */
@@ -108,6 +108,21 @@ size_t nb_cache_last_level_bytes(const struct nb_cache_levels *c);
  * *out is malloc'd (free it).
  */
 #define NB_STREAM_RETRIES 2
+
+/*
+ * STREAM points at the cells' own sizes: for each thread count of the
+ * table and each working set in ws[0, nws) that lies between that count's
+ * L1 (x threads) and the DRAM point's two arrays, one
+ * more entry, level "cell", level_bytes the working set, its two arrays of
+ * half of it each. The measured L3 size wanders on this VM (0.9-8.9 MiB
+ * between runs) and a 16 MiB cell that runs from the real L3 was matched to
+ * the DRAM limit and shown at 120-140%; a point of the cell's own size is
+ * its limit whatever the cache sizes are. Sizes within 1/8 of one already
+ * measured share its point. *tab grows (realloc); on failure it is kept
+ * as it was.
+ */
+enum nb_status nb_stream_add_cell_points(struct nb_bandwidth **tab, size_t *n,
+					 const double *ws, size_t nws, double min_seconds);
 enum nb_status nb_stream_table(const struct nb_cache_levels *caches, const int *threads,
 			       size_t nthreads, double min_seconds,
 			       struct nb_bandwidth **out, size_t *n);

@@ -370,6 +370,55 @@ static bool nb_always_stop(void)
 	return true;
 }
 
+/*
+ * STREAM points at the cells' own sizes: only between L1 and the DRAM
+ * point's footprint, one per thread count, sizes within 1/8 share a point,
+ * and nb_limit_gbps then takes the cell's own point over L3 and DRAM.
+ */
+START_TEST(test_stream_cell_points)
+{
+	struct nb_bandwidth *tab = calloc(4, sizeof(*tab));
+	size_t n = 4, added;
+	/* below L1; between (twice, the second within 1/8 below the first);
+	 * another; at the DRAM footprint */
+	const double ws[] = { 16 << 10, (1 << 20) - (64 << 10), 1 << 20, 2 << 20, 64 << 20 };
+
+	ck_assert_ptr_nonnull(tab);
+	tab[0] = (struct nb_bandwidth){ .threads = 1, .bytes = 8 << 10, .level = "L1",
+					.level_bytes = 32 << 10, .copy_gbps = 400 };
+	tab[1] = (struct nb_bandwidth){ .threads = 1, .bytes = 128 << 10, .level = "L2",
+					.level_bytes = 512 << 10, .copy_gbps = 200 };
+	tab[2] = (struct nb_bandwidth){ .threads = 1, .bytes = 1 << 20, .level = "L3",
+					.level_bytes = 4 << 20, .copy_gbps = 100 };
+	tab[3] = (struct nb_bandwidth){ .threads = 1, .bytes = 32 << 20, .level = "DRAM",
+					.level_bytes = 0, .copy_gbps = 40 };
+	ck_assert_int_eq(nb_stream_add_cell_points(&tab, &n, ws, 5, 0.0), NB_OK);
+	added = n - 4;
+	ck_assert_uint_eq(added, 2);
+	for (size_t i = 4; i < n; i++) {
+		ck_assert_str_eq(tab[i].level, "cell");
+		ck_assert_int_eq(tab[i].threads, 1);
+		ck_assert_uint_eq(tab[i].bytes * 2, tab[i].level_bytes);
+		ck_assert(tab[i].copy_gbps > 0 && isfinite(tab[i].copy_gbps));
+	}
+	/* largest first */
+	ck_assert_uint_eq(tab[4].level_bytes, 2 << 20);
+	ck_assert_uint_eq(tab[5].level_bytes, 1 << 20);
+	/* a 1 MiB cell's limit is its own point, not L3's or DRAM's; the
+	 * 960 KiB one shares it */
+	ck_assert(nb_limit_gbps(tab, n, 1, 1 << 20) ==
+		  fmax(tab[5].copy_gbps, tab[5].copy_nt_gbps));
+	ck_assert(nb_limit_gbps(tab, n, 1, (1 << 20) - (64 << 10)) ==
+		  fmax(tab[5].copy_gbps, tab[5].copy_nt_gbps));
+	/* a 3 MiB cell has no point of its own: L3 */
+	ck_assert(nb_limit_gbps(tab, n, 1, 3 << 20) == 100);
+	/* the same sizes again add nothing */
+	ck_assert_int_eq(nb_stream_add_cell_points(&tab, &n, ws, 5, 0.0), NB_OK);
+	ck_assert_uint_eq(n, 6);
+	free(tab);
+}
+END_TEST
+
 START_TEST(test_calibrate_ignores_a_preempted_probe)
 {
 	struct nb_calibration cal;
@@ -629,6 +678,7 @@ Suite *nb_suite_harness(void)
 	tcase_add_test(unit, test_stream_sanity_remeasures);
 	tcase_add_test(unit, test_stream_second_window);
 	tcase_add_test(unit, test_stream_merge_and_measure_fields);
+	tcase_add_test(unit, test_stream_cell_points);
 	tcase_add_test(unit, test_calibrate_ignores_a_preempted_probe);
 	tcase_add_test(unit, test_results_optional_fields);
 	suite_add_tcase(s, unit);
