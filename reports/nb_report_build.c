@@ -304,14 +304,20 @@ fail:
 
 /* ------------------------------------------------------- timing table */
 
-/* Markers after a time: unstable, failed accuracy check, not checked. */
+/* Markers after a time: unstable, failed accuracy check, not checked, then
+ * the harness's notes (busy vCPU, above the limit). One static buffer: the
+ * caller prints it before the next call. */
 static const char *nb_rep_marks(const struct nb_cell_row *c)
 {
-	if (c->verified == 0)
-		return c->unstable ? "†‡" : "‡";
-	if (c->verified < 0)
-		return c->unstable ? "†§" : "§";
-	return c->unstable ? "†" : "";
+	static char marks[32];
+	const char *base = c->verified == 0 ? (c->unstable ? "†‡" : "‡")
+			 : c->verified < 0 ? (c->unstable ? "†§" : "§")
+			 : c->unstable ? "†" : "";
+
+	snprintf(marks, sizeof(marks), "%s%s%s", base,
+		 strstr(c->notes, "busy") && !strstr(c->notes, "busy unknown") ? "°" : "",
+		 strstr(c->notes, "above limit") ? "!" : "");
+	return marks;
 }
 
 static enum nb_status nb_rep_time_csv(struct nb_report_table *t, struct nb_report_row *row,
@@ -397,7 +403,9 @@ static void nb_rep_fmt_time(const struct nb_cell_row *c, double scale, char *buf
 
 static const char nb_rep_marks_note[] =
 	"† unstable cell (spread too large: see the run's unstable_rule); ‡ the kernel "
-	"failed its accuracy check after timing; § accuracy not checked.";
+	"failed its accuracy check after timing; § accuracy not checked; ° measured "
+	"while another process was runnable (busy); ! faster than its bandwidth limit "
+	"(the limit is suspect).";
 
 static void nb_rep_shape(const struct nb_cell_row *c, char *buf, size_t size)
 {

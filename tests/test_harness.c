@@ -632,6 +632,42 @@ END_TEST
 
 /* show flags a cell above its limit beside its percentage and in the
  * summary (a crafted file: the real harness cannot be made to do it). */
+/* A run whose samples all saw other runnable tasks (a /proc/stat with
+ * procs_running 9): its cells are busy, and the report marks them with °. */
+START_TEST(test_report_marks_busy_cells)
+{
+	char stat[240], h5[240], dir[240], md[256], args[1024], *err, *out;
+	FILE *f;
+	int rc;
+
+	snprintf(stat, sizeof(stat), "%s", nb_test_path("harness", "busy-stat"));
+	snprintf(h5, sizeof(h5), "%s", nb_test_path("harness", "busy.h5"));
+	snprintf(dir, sizeof(dir), "%s", nb_test_path("harness", "busy-report"));
+	snprintf(md, sizeof(md), "%s/bandwidth.md", dir);
+	f = fopen(stat, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("cpu  100 0 100 1000 0 0 0 0 0 0\nprocs_running 9\n", f);
+	fclose(f);
+	snprintf(args, sizeof(args), "run --quick --suite kernel --variants rmsnorm --dtypes f32 "
+		 "--dir fwd --shapes 16x1024 --threads 1 --samples 5 --stream-ms 5 -o '%s'", h5);
+	{
+		char env[300];
+
+		snprintf(env, sizeof(env), "NB_RUN_PROC_STAT=%s", stat);
+		rc = nb_sh(env, args, NULL, &err);
+	}
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	free(err);
+	snprintf(args, sizeof(args), "report '%s' --out '%s' --no-figures -q", h5, dir);
+	ck_assert_int_eq(nb_sh(NULL, args, NULL, NULL), 0);
+	out = nb_test_slurp(md, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "°") != NULL, "no busy mark in %s", md);
+	ck_assert_ptr_nonnull(strstr(out, "° measured while another process was runnable"));
+	free(out);
+}
+END_TEST
+
 START_TEST(test_show_flags_notes)
 {
 	const char *file = nb_test_path("harness", "notes.h5");
@@ -686,6 +722,7 @@ Suite *nb_suite_harness(void)
 	tcase_add_test(cli, test_buffer_offset_rejects_bad_values);
 	tcase_add_test(cli, test_buffer_offset_run_verifies);
 	tcase_add_test(cli, test_show_flags_notes);
+	tcase_add_test(cli, test_report_marks_busy_cells);
 	suite_add_tcase(s, cli);
 	return s;
 }
