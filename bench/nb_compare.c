@@ -335,6 +335,7 @@ struct nb_pool_cell {
 	size_t *run_end;               /* run r holds x[run_end[r-1] .. run_end[r]) */
 	size_t nruns;
 	bool unstable;
+	bool busy;                     /* some file noted it busy */
 	bool paired;
 	size_t failed;                 /* files whose accuracy check failed */
 	double err_ratio;              /* worst error/bound (NaN: never checked) */
@@ -406,6 +407,8 @@ static enum nb_status nb_pool_add(struct nb_pool *p, const struct nb_results *r,
 			c->err_ratio = NAN;
 		}
 		c->unstable = c->unstable || row->unstable;
+		c->busy = c->busy || (strstr(row->notes, "busy") != NULL &&
+				      strstr(row->notes, "busy unknown") == NULL);
 		if (isfinite(row->err_ratio) && !(row->err_ratio <= c->err_ratio))
 			c->err_ratio = row->err_ratio;
 		if (nb_cell_failed(row)) {
@@ -683,6 +686,7 @@ static enum nb_status nb_add_row(struct nb_compare_report *rep, struct nb_pool_c
 	nb_res_strcpy(row->new_impl, sizeof(row->new_impl), n->row.impl);
 	row->impl_changed = changed;
 	row->unstable = b->unstable || n->unstable;
+	row->busy = b->busy || n->busy;
 	row->base_err_ratio = b->err_ratio;
 	row->new_err_ratio = n->err_ratio;
 	row->base_total = b->n;
@@ -950,6 +954,14 @@ enum nb_status nb_compare_results(const struct nb_compare_input *base, size_t nb
 		if (rep->rows[i].unstable) {
 			if (nb_warn(rep, "some cells are flagged unstable in a file (their spread "
 				    "is large): their verdicts rest on noisy samples") != NB_OK)
+				st = NB_ERR_NOMEM;
+			break;
+		}
+	for (size_t i = 0; i < rep->nrows; i++)
+		if (rep->rows[i].busy) {
+			if (nb_warn(rep, "some cells were measured while another process was "
+				    "runnable (noted busy in a file): a busy vCPU slows a cell by "
+				    "more than a regression; rerun them on a quiet machine") != NB_OK)
 				st = NB_ERR_NOMEM;
 			break;
 		}

@@ -633,7 +633,8 @@ END_TEST
 /* show flags a cell above its limit beside its percentage and in the
  * summary (a crafted file: the real harness cannot be made to do it). */
 /* A run whose samples all saw other runnable tasks (a /proc/stat with
- * procs_running 9): its cells are busy, and the report marks them with °. */
+ * procs_running 9): its cells are busy, the report marks them with ° and
+ * compare warns. */
 START_TEST(test_report_marks_busy_cells)
 {
 	char stat[240], h5[240], dir[240], md[256], args[1024], *err, *out;
@@ -665,6 +666,15 @@ START_TEST(test_report_marks_busy_cells)
 	ck_assert_msg(strstr(out, "°") != NULL, "no busy mark in %s", md);
 	ck_assert_ptr_nonnull(strstr(out, "° measured while another process was runnable"));
 	free(out);
+	/* and compare warns that its verdicts rest on busy cells */
+	snprintf(args, sizeof(args), "compare '%s' '%s'", h5, h5);
+	rc = nb_sh(NULL, args, &out, &err);
+	ck_assert_msg(rc == 0 || rc == 3, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "runnable (noted busy in a file)") != NULL ||
+		      strstr(err, "runnable (noted busy in a file)") != NULL,
+		      "no busy warning: %s / %s", out, err);
+	free(out);
+	free(err);
 }
 END_TEST
 
