@@ -1210,6 +1210,9 @@ START_TEST(test_flashnorm_fused_matches_unfused)
 
 		nb_check_fused_vs_unfused(dt, 5, 64, 17, true, NB_EPS_INSIDE);
 		nb_check_fused_vs_unfused(dt, 3, 33, 7, false, NB_EPS_OUTSIDE);
+		/* one row: both paths multiply by GEMV, not GEMM */
+		nb_check_fused_vs_unfused(dt, 1, 64, 17, true, NB_EPS_INSIDE);
+		nb_check_fused_vs_unfused(dt, 1, 33, 7, false, NB_EPS_OUTSIDE);
 		/* rows * n >= NB_PARALLEL_MIN_ELEMENTS: the r loop goes parallel */
 		nb_check_fused_vs_unfused(dt, 250, 300, 45, true, NB_EPS_INSIDE);
 	}
