@@ -902,6 +902,8 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 
 	/* outside the counters and the timing: a few microseconds each */
 	ok_before = nb_busy_read(&rs->busy, &before);
+	if (ok_before)
+		nb_busy_discount_own(&before, nb_busy_own_running(), c->plan->threads);
 	if (rs->counters)
 		nb_counters_start(rs->counters);
 	nb_swevents_start(sw);
@@ -919,6 +921,8 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 				c->counter_sum[e] += vals[e];
 	}
 	ok_after = nb_busy_read(&rs->busy, &after);
+	if (ok_after)
+		nb_busy_discount_own(&after, nb_busy_own_running(), c->plan->threads);
 	nb_busy_sample(ok_before, &before, ok_after, &after, &c->load[i][0], &c->load[i][1]);
 	if (st != NB_OK)
 		return nb_fail(NB_ERR_INVALID, "%s failed: %s", c->label, nb_error());

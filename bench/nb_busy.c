@@ -2,6 +2,7 @@
  * Reading it costs a few microseconds and happens outside the timing. */
 #include "bench/nb_busy.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -83,6 +84,46 @@ void nb_busy_close(struct nb_busy_probe *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+}
+
+int nb_busy_own_running(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int running = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], buf[512];
+		const char *close_paren;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;   /* the thread ended meanwhile */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "tid (comm) S ...": comm may hold spaces and parentheses */
+		close_paren = strrchr(buf, ')');
+		if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R')
+			running++;
+	}
+	closedir(d);
+	return running;
+}
+
+void nb_busy_discount_own(struct nb_procstat *s, int own_running, int threads)
+{
+	if (own_running > threads)
+		s->procs_running -= own_running - threads;
 }
 
 bool nb_busy_read(struct nb_busy_probe *p, struct nb_procstat *out)

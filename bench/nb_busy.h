@@ -36,6 +36,18 @@ void nb_busy_close(struct nb_busy_probe *p);
 bool nb_busy_read(struct nb_busy_probe *p, struct nb_procstat *out);
 
 /*
+ * This process's runnable tasks right now (state R in
+ * /proc/self/task/<tid>/stat), the caller included; -1 when the folder
+ * cannot be read. The cell's own helper threads (OpenBLAS's workers beside
+ * the OpenMP team) are runnable tasks too: the harness subtracts those
+ * beyond the cell's thread count before the busy rule
+ * (nb_busy_discount_own).
+ */
+int nb_busy_own_running(void);
+/* procs_running less own_running's excess over threads (own < 0: as is). */
+void nb_busy_discount_own(struct nb_procstat *s, int own_running, int threads);
+
+/*
  * One sample's record from the looks before and after it: procs_running
  * the larger of the two, steal_ticks the growth of steal; both -1 when
  * either look failed.
@@ -69,6 +81,7 @@ void nb_cell_notes(char *buf, size_t size, double gbps, double limit_gbps, enum 
 
 /* The rule above in words, for the results file. */
 #define NB_BUSY_RULE "busy: more than half of the samples saw /proc/stat procs_running " \
-	"> threads or the steal time grow (read before and after each sample)"
+	"(less this process's runnable tasks beyond the cell's threads) > threads or the " \
+	"steal time grow (read before and after each sample)"
 
 #endif

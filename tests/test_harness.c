@@ -97,6 +97,26 @@ START_TEST(test_busy_probe_files)
 }
 END_TEST
 
+/* The process's own runnable tasks: at least the caller; those beyond the
+ * cell's threads come off procs_running, never more. */
+START_TEST(test_busy_own_running)
+{
+	struct nb_procstat s = { .procs_running = 7, .steal_ticks = 0 };
+	int own = nb_busy_own_running();
+
+	if (access("/proc/self/task", R_OK) == 0) {
+		ck_assert_int_ge(own, 1);
+		ck_assert_int_le(own, 4096);
+	}
+	nb_busy_discount_own(&s, 5, 2);
+	ck_assert_int_eq(s.procs_running, 4);
+	nb_busy_discount_own(&s, 2, 2);
+	ck_assert_int_eq(s.procs_running, 4);
+	nb_busy_discount_own(&s, -1, 2);
+	ck_assert_int_eq(s.procs_running, 4);
+}
+END_TEST
+
 START_TEST(test_busy_sample_and_verdict)
 {
 	struct nb_procstat a = { .procs_running = 1, .steal_ticks = 100 };
@@ -720,6 +740,7 @@ Suite *nb_suite_harness(void)
 	tcase_add_test(unit, test_procstat_parse);
 	tcase_add_test(unit, test_busy_probe_files);
 	tcase_add_test(unit, test_busy_sample_and_verdict);
+	tcase_add_test(unit, test_busy_own_running);
 	tcase_add_test(unit, test_above_limit_and_notes);
 	tcase_add_test(unit, test_stream_sanity_remeasures);
 	tcase_add_test(unit, test_stream_second_window);
