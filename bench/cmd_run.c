@@ -888,6 +888,17 @@ struct nb_run_state {
 	struct nb_busy_probe busy;  /* /proc/stat, read around each sample */
 };
 
+/* One look at /proc/stat for a cell of `threads` threads: the process's own
+ * runnable tasks beyond them (OpenBLAS's workers) are not competition
+ * (nb_busy_discount_own). */
+static bool nb_cell_look(struct nb_run_state *rs, int threads, struct nb_procstat *out)
+{
+	if (!nb_busy_read(&rs->busy, out))
+		return false;
+	nb_busy_discount_own(out, nb_busy_own_running(), threads);
+	return true;
+}
+
 static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run *c,
 				     struct nb_swevents *sw, uint32_t round)
 {
@@ -901,9 +912,7 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 	bool ok_before, ok_after;
 
 	/* outside the counters and the timing: a few microseconds each */
-	ok_before = nb_busy_read(&rs->busy, &before);
-	if (ok_before)
-		nb_busy_discount_own(&before, nb_busy_own_running(), c->plan->threads);
+	ok_before = nb_cell_look(rs, c->plan->threads, &before);
 	if (rs->counters)
 		nb_counters_start(rs->counters);
 	nb_swevents_start(sw);
@@ -920,9 +929,7 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 			if (vals[e] != NB_COUNTER_UNAVAILABLE)
 				c->counter_sum[e] += vals[e];
 	}
-	ok_after = nb_busy_read(&rs->busy, &after);
-	if (ok_after)
-		nb_busy_discount_own(&after, nb_busy_own_running(), c->plan->threads);
+	ok_after = nb_cell_look(rs, c->plan->threads, &after);
 	nb_busy_sample(ok_before, &before, ok_after, &after, &c->load[i][0], &c->load[i][1]);
 	if (st != NB_OK)
 		return nb_fail(NB_ERR_INVALID, "%s failed: %s", c->label, nb_error());

@@ -90,4 +90,27 @@ static inline void nb_pf_pass(struct nb_pf *pf, const char *until, size_t iter_b
 	pf->k = (lines * row_bytes + work_bytes - 1) / work_bytes;
 }
 
+/* The cursors of the two row streams a backward pass reads (x and dy). */
+struct nb_pf2 {
+	struct nb_pf x, dy;
+};
+
+static inline __attribute__((always_inline)) void nb_pf2_step(struct nb_pf2 *pf)
+{
+	nb_pf_step(&pf->x);
+	nb_pf_step(&pf->dy);
+}
+
+/* Opens a pass of both cursors: until is the offset of the share's end from
+ * the row start (plus NB_PF_AHEAD, as nb_pf_row). */
+static inline __attribute__((always_inline)) void
+nb_pf2_pass(struct nb_pf2 *pf, const float *x, const float *dy, size_t until,
+	    size_t iter_bytes, size_t row_bytes, size_t work_bytes)
+{
+	nb_pf_pass(&pf->x, (const char *)x + NB_PF_AHEAD + until, iter_bytes, row_bytes,
+		   work_bytes);
+	nb_pf_pass(&pf->dy, (const char *)dy + NB_PF_AHEAD + until, iter_bytes, row_bytes,
+		   work_bytes);
+}
+
 #endif

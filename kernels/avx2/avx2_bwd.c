@@ -50,29 +50,6 @@
  * portable kernel and its partial contributions added in row order.
  */
 
-/* The prefetch cursors of the two row streams a backward pass reads. */
-struct nb_pf2 {
-	struct nb_pf x, dy;
-};
-
-NB_AVX2_INLINE void nb_pf2_step(struct nb_pf2 *pf)
-{
-	nb_pf_step(&pf->x);
-	nb_pf_step(&pf->dy);
-}
-
-/* Opens a pass of both cursors: until is the offset of the share's end from
- * the row start (plus NB_PF_AHEAD, as nb_pf_row). */
-NB_AVX2_INLINE void nb_pf2_pass(struct nb_pf2 *pf, const float *x, const float *dy,
-				size_t until, size_t iter_bytes, size_t row_bytes,
-				size_t work_bytes)
-{
-	nb_pf_pass(&pf->x, (const char *)x + NB_PF_AHEAD + until, iter_bytes, row_bytes,
-		   work_bytes);
-	nb_pf_pass(&pf->dy, (const char *)dy + NB_PF_AHEAD + until, iter_bytes, row_bytes,
-		   work_bytes);
-}
-
 /* Which sums a moments pass takes. */
 enum {
 	NB_M_SUM = 1,     /* sum x */

@@ -836,31 +836,33 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 		size_t head = stream ? ((64 - ((uintptr_t)o.y & 63)) & 63) / es : 0;
 
 		if (!ok) {
+			/* the portable kernel takes the row; the next one's sums
+			 * then run by themselves */
 			nb_edge_flush(t, &edge);
 			portable(p, i, i + 1, NULL, NULL);
-			if (i + 1 < row_end)
-				ok = nb_row_stats(p, t, v, welford, wp, x0 + (i + 1) * stride, &mu,
-						  &r, &pf, nb_pf_row(x0, stride, i + 1));
-			continue;
+			next = NULL;
+		} else {
+			if (next) {
+				nb_acc_init(&job.acc, 0.0f);
+				job.x = next;
+				job.len = nb_first_len(p, v);
+				job.j = 0;
+			}
+			nb_pf_pass(&pf, pf_row + stride, NB_SCALE_UNROLL * es, stride,
+				   nb_row_work(p, v, welford) * es);
+			if (wide && p->bias)
+				nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, true, stream,
+					     &edge, &pf, next != NULL, &job, first);
+			else if (wide)
+				nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, false, stream,
+					     &edge, &pf, next != NULL, &job, first);
+			else if (p->bias)
+				nb_scale_row(t, t, &o, n, head, center, true, stream, &edge, &pf,
+					     next != NULL, &job, first);
+			else
+				nb_scale_row(t, t, &o, n, head, center, false, stream, &edge, &pf,
+					     next != NULL, &job, first);
 		}
-		if (next) {
-			nb_acc_init(&job.acc, 0.0f);
-			job.x = next;
-			job.len = nb_first_len(p, v);
-			job.j = 0;
-		}
-		nb_pf_pass(&pf, pf_row + stride, NB_SCALE_UNROLL * es, stride,
-			   nb_row_work(p, v, welford) * es);
-		if (wide && p->bias)
-			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, true, stream, &edge, &pf,
-				     next != NULL, &job, first);
-		else if (wide)
-			nb_scale_row(t, NB_DTYPE_F32, &o, n, head, center, false, stream, &edge, &pf,
-				     next != NULL, &job, first);
-		else if (p->bias)
-			nb_scale_row(t, t, &o, n, head, center, true, stream, &edge, &pf, next != NULL, &job, first);
-		else
-			nb_scale_row(t, t, &o, n, head, center, false, stream, &edge, &pf, next != NULL, &job, first);
 		if (next) {
 			nb_acc_rest(&job.acc, first, t, next, job.j, job.len, &pf);
 			ok = nb_row_finish(p, t, v, welford, wp, next, &job.acc, &mu, &r, &pf,
