@@ -40,6 +40,8 @@ struct nb_verify_opts {
 	const char *dump;            /* --dump DIR_OR_FILE */
 	bool gain_random;
 	uint64_t gain_seed;
+	const char *gain_spec;       /* --gain FILE:/g */
+	const char *bias_spec;       /* --bias FILE:/b */
 	const char *make_outliers;   /* --make-outliers OUT:/x */
 	size_t shape_rows;
 	size_t shape_d;
@@ -55,6 +57,7 @@ static void nb_verify_usage(FILE *out)
 		"       normbench verify --input FILE.h5:/dataset [--dtype f16|bf16]\n"
 		"                        [--variants V,...] [--kernels NAME,...] [--dump DIR_OR_FILE]\n"
 		"                        [--gain-random SEED] [-o FILE | --into RUN.h5]\n"
+		"                        [--gain FILE.h5:/g] [--bias FILE.h5:/b] [--eps X] [--eps-outside]\n"
 		"       normbench verify --make-outliers OUT.h5:/x [--shape ROWSxD] [--seed N]\n"
 		"\n"
 		"Checks the equivalence claims E1-E6 (each with a negative control that must\n"
@@ -87,6 +90,9 @@ static void nb_verify_usage(FILE *out)
 		"  --dump PATH        write each kernel's outputs and the reference's (f64) to\n"
 		"                     PATH, or to PATH/<input-name>-dump.h5 when PATH is a folder\n"
 		"  --gain-random SEED random gains and biases (default: gains 1, biases 0)\n"
+		"  --gain F.h5:/g     your layer's gain, a 1-D dataset of d values (CRMSNorm\n"
+		"  --bias F.h5:/b     uses the first d-1), and its bias; each rounded once into\n"
+		"                     the kernel's dtype like the rows\n"
 		"  --make-outliers F.h5:/x  write outlier-heavy rows (a few channels 100-1000x,\n"
 		"                     some rows with a large mean) for trying --input\n"
 		"  --shape ROWSxD     shape for --make-outliers (default 64x4096)\n"
@@ -101,7 +107,7 @@ enum {
 	NB_OPT_QUICK = 256, NB_OPT_CLAIMS, NB_OPT_KERNELS, NB_OPT_VARIANTS, NB_OPT_SEED,
 	NB_OPT_EPS, NB_OPT_EPS_OUTSIDE, NB_OPT_INTO, NB_OPT_FORCE, NB_OPT_INPUT,
 	NB_OPT_DTYPE, NB_OPT_DUMP, NB_OPT_GAIN_RANDOM, NB_OPT_MAKE_OUTLIERS, NB_OPT_SHAPE,
-	NB_OPT_NO_CLAIMS, NB_OPT_NO_KERNELS, NB_OPT_THREADS,
+	NB_OPT_NO_CLAIMS, NB_OPT_NO_KERNELS, NB_OPT_THREADS, NB_OPT_GAIN, NB_OPT_BIAS,
 };
 
 static bool nb_parse_u64(const char *s, uint64_t *out)
@@ -156,6 +162,8 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 		{ "dtype", required_argument, NULL, NB_OPT_DTYPE },
 		{ "dump", required_argument, NULL, NB_OPT_DUMP },
 		{ "gain-random", required_argument, NULL, NB_OPT_GAIN_RANDOM },
+		{ "gain", required_argument, NULL, NB_OPT_GAIN },
+		{ "bias", required_argument, NULL, NB_OPT_BIAS },
 		{ "make-outliers", required_argument, NULL, NB_OPT_MAKE_OUTLIERS },
 		{ "shape", required_argument, NULL, NB_OPT_SHAPE },
 		{ NULL, 0, NULL, 0 },
@@ -190,6 +198,8 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 		case NB_OPT_INTO: o->into = optarg; break;
 		case NB_OPT_INPUT: o->input = optarg; break;
 		case NB_OPT_DUMP: o->dump = optarg; break;
+		case NB_OPT_GAIN: o->gain_spec = optarg; break;
+		case NB_OPT_BIAS: o->bias_spec = optarg; break;
 		case NB_OPT_MAKE_OUTLIERS: o->make_outliers = optarg; break;
 		case NB_OPT_EPS_OUTSIDE: o->conv.eps_mode = NB_EPS_OUTSIDE; break;
 		case NB_OPT_SEED:
@@ -270,6 +280,15 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 	if (!o->input && (o->words != NB_DTYPE_COUNT || o->dump || o->gain_random)) {
 		fprintf(stderr, "normbench verify: --dtype, --dump and --gain-random go "
 			"with --input\n");
+		return NB_EXIT_ERROR;
+	}
+	if (!o->input && (o->gain_spec || o->bias_spec)) {
+		fprintf(stderr, "normbench verify: --gain and --bias go with --input\n");
+		return NB_EXIT_ERROR;
+	}
+	if (o->gain_random && (o->gain_spec || o->bias_spec)) {
+		fprintf(stderr, "normbench verify: give --gain/--bias or --gain-random, "
+			"not both\n");
 		return NB_EXIT_ERROR;
 	}
 	if (o->input && (o->claims || o->no_claims || o->no_kernels || o->quick)) {
@@ -709,6 +728,102 @@ static void nb_dump_path(const char *dump, const char *input, char *buf, size_t 
 	snprintf(buf, size, "%s%s%s-dump.h5", dump, dump[len - 1] == '/' ? "" : "/", base);
 }
 
+/* --gain / --bias: a 1-D dataset of exactly d values, as doubles in *out
+ * (NULL when spec is). Returns false after printing a one-line error. */
+static bool nb_verify_read_param(const char *opt, const char *spec, size_t d, double **out)
+{
+	struct nb_verify_input v;
+
+	*out = NULL;
+	if (!spec)
+		return true;
+	if (nb_verify_read_vector(spec, NB_DTYPE_COUNT, &v) != NB_OK) {
+		fprintf(stderr, "normbench verify: %s: %s\n", opt, nb_error());
+		return false;
+	}
+	if (v.cols != d) {
+		fprintf(stderr, "normbench verify: %s %s has %zu values but the input rows have "
+			"d = %zu\n", opt, spec, v.cols, d);
+		nb_verify_input_free(&v);
+		return false;
+	}
+	*out = malloc(d * sizeof(**out));
+	if (!*out) {
+		fprintf(stderr, "normbench verify: no memory for %s\n", opt);
+		nb_verify_input_free(&v);
+		return false;
+	}
+	for (size_t j = 0; j < d; j++)
+		(*out)[j] = nb_dtype_load(v.dtype, v.data, j);
+	nb_verify_input_free(&v);
+	return true;
+}
+
+/* The per-kernel console line of --input: the worst row in normwise ulps
+ * (max |err| over the row / ulp of the row's max |ref|), with that row's
+ * |mu|/sigma and rms from the input, against the row's bound. */
+struct nb_input_rowstats {
+	size_t rows;
+	double *cond, *rms;   /* |mu|/sigma (inf for a constant nonzero row), rms */
+};
+
+static void nb_input_report(void *ctx, const struct nb_kernel *k, const struct nb_problem *p,
+			    const struct nb_accuracy_report *rep)
+{
+	const struct nb_input_rowstats *rs = ctx;
+
+	(void)p;
+	for (size_t i = 0; i < rep->nparts; i++) {
+		const struct nb_accuracy_part *pt = &rep->part[i];
+		size_t r = pt->worst_norm_row;
+
+		if (pt->out == NB_OUT_Y || pt->out == NB_OUT_DX || pt->out == NB_OUT_Z)
+			printf("  %-36s %-5s worst row %zu (|mu|/sigma %.3g, rms %.3g): "
+			       "%.3g ulp, bound %.3g ulp%s\n", k->name, nb_output_name(pt->out),
+			       r, r < rs->rows ? rs->cond[r] : 0.0, r < rs->rows ? rs->rms[r] : 0.0,
+			       pt->max_row_ulps, pt->row_bound_ulps, pt->pass ? "" : "  FAIL");
+		else
+			printf("  %-36s %-5s %.3g ulp, bound %.3g ulp%s\n", k->name,
+			       nb_output_name(pt->out), pt->max_row_ulps, pt->row_bound_ulps,
+			       pt->pass ? "" : "  FAIL");
+		if (pt->unbounded)
+			printf("  %-36s %-5s FAIL: %zu elements (first in row %zu) have no finite "
+			       "derived bound\n", k->name, nb_output_name(pt->out), pt->unbounded,
+			       pt->first_unbounded_row);
+	}
+}
+
+static bool nb_input_rowstats_fill(const struct nb_verify_input *in,
+				   struct nb_input_rowstats *rs)
+{
+	rs->rows = in->rows;
+	rs->cond = malloc(2 * in->rows * sizeof(double));
+	rs->rms = rs->cond ? rs->cond + in->rows : NULL;
+	if (!rs->cond)
+		return false;
+	for (size_t r = 0; r < in->rows; r++) {
+		long double s = 0.0L, q = 0.0L, mu, var = 0.0L;
+
+		for (size_t j = 0; j < in->cols; j++) {
+			long double v = nb_dtype_load(in->dtype, in->data, r * in->cols + j);
+
+			s += v;
+			q += v * v;
+		}
+		mu = s / (long double)in->cols;
+		for (size_t j = 0; j < in->cols; j++) {
+			long double c = nb_dtype_load(in->dtype, in->data, r * in->cols + j) - mu;
+
+			var += c * c;
+		}
+		var /= (long double)in->cols;
+		rs->cond[r] = var > 0.0L ? (double)(fabsl(mu) / sqrtl(var))
+					 : (mu != 0.0L ? HUGE_VAL : 0.0);
+		rs->rms[r] = (double)sqrtl(q / (long double)in->cols);
+	}
+	return true;
+}
+
 static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 {
 	struct nb_accsweep_config cfg = nb_sweep_config(o);
@@ -720,7 +835,9 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 	struct nb_verify_tables t;
 	struct nb_verify_meta m = { 0 };
 	char dump_path[4600];
-	double *x64 = NULL;
+	double *x64 = NULL, *gain = NULL, *bias = NULL;
+	bool *unjudged = NULL;
+	struct nb_input_rowstats rowstats = { 0, NULL, NULL };
 	struct timespec t0;
 	enum nb_status st;
 	int rc = NB_EXIT_ERROR;
@@ -733,6 +850,23 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 	if (st != NB_OK) {
 		fprintf(stderr, "normbench verify: %s\n", nb_error());
 		goto free_tables;
+	}
+	if (!nb_verify_read_param("--gain", o->gain_spec, in.cols, &gain) ||
+	    !nb_verify_read_param("--bias", o->bias_spec, in.cols, &bias))
+		goto free_input;
+	if (bias && !gain) {
+		gain = malloc(in.cols * sizeof(*gain));
+		if (!gain) {
+			fprintf(stderr, "normbench verify: no memory for the gains\n");
+			goto free_input;
+		}
+		for (size_t j = 0; j < in.cols; j++)
+			gain[j] = 1.0;
+	}
+	unjudged = calloc(in.rows, sizeof(*unjudged));
+	if (!unjudged || !nb_input_rowstats_fill(&in, &rowstats)) {
+		fprintf(stderr, "normbench verify: no memory for %zu rows\n", in.rows);
+		goto free_input;
 	}
 	if (o->dump) {
 		nb_dump_path(o->dump, o->input, dump_path, sizeof(dump_path));
@@ -761,6 +895,13 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 	data.source = in.type_desc;
 	data.gain_random = o->gain_random;
 	data.gain_seed = o->gain_seed;
+	data.gain = gain;
+	data.bias = bias;
+	data.unjudged_rows = unjudged;
+	data.on_report = nb_input_report;
+	data.report_ctx = &rowstats;
+	printf("per kernel, its worst row in normwise ulps (max |err| over the row / ulp of "
+	       "the row's max |ref|)\nand that row's bound in the same unit:\n");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	st = nb_accsweep_input(&cfg, &data, o->dump ? &sink : NULL, &t, &stats);
 	if (st != NB_OK) {
@@ -773,15 +914,24 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 	m.seed = o->seed;
 	m.conv = o->conv;
 	m.seconds = nb_seconds_since(&t0);
-	printf("normbench verify --input %s: %zu rows x d = %zu, %s; gains %s; eps %g %s\n",
+	printf("\nnormbench verify --input %s: %zu rows x d = %zu, %s; gains %s; eps %g %s\n",
 	       o->input, in.rows, in.cols, in.type_desc,
-	       o->gain_random ? "random" : "ones (biases zero)", o->conv.eps,
+	       gain ? (o->gain_spec ? o->gain_spec : "ones, --bias given")
+		    : o->gain_random ? "random" : "ones (biases zero)", o->conv.eps,
 	       o->conv.eps_mode == NB_EPS_OUTSIDE ? "outside" : "inside");
 	printf("(the data column says how the rows reached each kernel: 'input:f32' "
 	       "unchanged, 'input:f32->bf16(rne)' rounded once to nearest-even)\n");
 	nb_print_kernels(&t, true);
 	printf("%zu kernels judged; %zu not usable on this CPU (or under the ISA cap)\n",
 	       stats.kernels, stats.skipped);
+	{
+		size_t judged = 0;
+
+		for (size_t r = 0; r < in.rows; r++)
+			judged += !unjudged[r];
+		printf("%zu rows judged of %zu%s\n", judged, in.rows,
+		       judged < in.rows ? " (the others count as failures: see above)" : "");
+	}
 	if (o->dump) {
 		st = nb_verify_dump_commit(&dump);
 		if (st != NB_OK) {
@@ -798,6 +948,10 @@ static int nb_verify_input(const struct nb_verify_opts *o, const char *cmdline)
 abort_dump:
 	nb_verify_dump_abort(&dump);
 free_input:
+	free(rowstats.cond);
+	free(unjudged);
+	free(gain);
+	free(bias);
 	nb_verify_input_free(&in);
 free_tables:
 	nb_verify_tables_free(&t);

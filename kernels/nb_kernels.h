@@ -104,6 +104,25 @@ static inline bool nb_stream_wanted(size_t bytes)
 }
 /* Backward partial sums are taken over fixed chunks of this many rows and
  * added in chunk order, so dgain/dbias are bit-identical for any thread count. */
+/*
+ * The LayerNorm mean scheme every LayerNorm kernel follows (the derivation
+ * and the exact operation order are in docs/verification.md):
+ *   pass 1  c = x_0, mu_hi = c + (sum (x_j - c)) / n
+ *   pass 2  t_j = x_j - mu_hi, S1 = sum t_j, S2 = sum t_j^2,
+ *           mu_lo = S1 / n, M2 = max(0, S2 - S1 mu_lo)
+ *   write   x_j - mu = (x_j - mu_hi) - mu_lo (or fma(t_j, r, -(mu_lo r)))
+ * Welford kernels run their update on x_j - c and split c + mean by TwoSum:
+ * *hi = fl(a + b), *lo = (a + b) - *hi exactly (six operations, exact
+ * barring overflow; -ffp-contract=off keeps them apart).
+ */
+static inline void nb_two_sum_f(float a, float b, float *hi, float *lo)
+{
+	float s = a + b, bb = s - a;
+
+	*hi = s;
+	*lo = (a - (s - bb)) + (b - bb);
+}
+
 #define NB_BWD_CHUNK_ROWS ((size_t)64)
 
 /* Runs k on a prepared problem, row-parallel with OpenMP (p->threads, or

@@ -822,6 +822,107 @@ START_TEST(test_cli_input)
 }
 END_TEST
 
+/* --gain and --bias: the user's own layer on rows with |mu|/sigma up to
+ * 1e5, a constant and a zero row; the reference uses those parameters (its
+ * dump is checked against the formula here); every row is judged; shape
+ * and rank mistakes are one-line errors; a row that overflows f16 is not
+ * judged and fails the run with its reason. */
+START_TEST(test_cli_input_layer)
+{
+	enum { R = 6, D = 300 };
+	float x[R * D], g[D], b[D], g2[2 * D];
+	hsize_t dims[2] = { R, D }, dv[1] = { D }, dshort[1] = { D - 1 }, d2[2] = { 2, D };
+	char path[512], *out = NULL, *err = NULL;
+	struct nb_rng rng;
+
+	nb_rng_seed(&rng, 21);
+	for (size_t j = 0; j < D; j++) {
+		x[0 * D + j] = (float)nb_rng_normal(&rng);
+		x[1 * D + j] = (float)(1000.0 + 0.01 * nb_rng_normal(&rng));
+		x[2 * D + j] = (float)(-300.0 + 0.003 * nb_rng_normal(&rng));
+		x[3 * D + j] = 2.5f;
+		x[4 * D + j] = 0.0f;
+		x[5 * D + j] = (float)(nb_rng_normal(&rng) * (j == 7 ? 800.0 : 1.0));
+		g[j] = (float)(1.0 + 0.3 * nb_rng_normal(&rng));
+		b[j] = (float)(0.2 * nb_rng_normal(&rng));
+		g2[j] = g2[D + j] = g[j];
+	}
+	nb_tmp_path(path, sizeof(path), "x.h5");
+	nb_write_h5(path, "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, x);
+	nb_tmp_path(path, sizeof(path), "g.h5");
+	nb_write_h5(path, "/g", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dv, g);
+	nb_tmp_path(path, sizeof(path), "b.h5");
+	nb_write_h5(path, "/b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dv, b);
+	ck_assert_int_eq(nb_run(NULL, "--input x.h5:/x --gain g.h5:/g --bias b.h5:/b "
+			 "--variants layernorm --dump lay.h5 -o lay-v.h5", &out, &err), 0);
+	ck_assert_ptr_nonnull(strstr(out, "6 rows judged of 6"));
+	ck_assert_ptr_nonnull(strstr(out, "layernorm_fwd_f32_portable"));
+	ck_assert_ptr_nonnull(strstr(out, "worst row"));
+	ck_assert_ptr_nonnull(strstr(out, "gains g.h5:/g"));
+	free(out);
+	free(err);
+	{
+		/* the reference in the dump is g (x - mu) r + b with the user's g, b */
+		double yr[R * D];
+		hid_t f, ds;
+
+		nb_tmp_path(path, sizeof(path), "lay.h5");
+		f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+		ck_assert_int_ge(f, 0);
+		ds = H5Dopen2(f, "layernorm_fwd_f32_portable/y_ref", H5P_DEFAULT);
+		ck_assert_int_ge(ds, 0);
+		ck_assert_int_ge(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+					 yr), 0);
+		H5Dclose(ds);
+		H5Fclose(f);
+		for (size_t r = 0; r < R; r++) {
+			long double mu = 0.0L, var = 0.0L, rr;
+
+			for (size_t j = 0; j < D; j++)
+				mu += x[r * D + j];
+			mu /= D;
+			for (size_t j = 0; j < D; j++)
+				var += (x[r * D + j] - mu) * (x[r * D + j] - mu);
+			rr = 1.0L / sqrtl(var / D + 1e-5L);
+			for (size_t j = 0; j < D; j++) {
+				long double want = g[j] * (x[r * D + j] - mu) * rr + b[j];
+
+				ck_assert_msg(fabsl(yr[r * D + j] - want) <= 1e-12L * (1.0L + fabsl(want)),
+					      "row %zu col %zu: ref %g, formula %Lg", r, j,
+					      yr[r * D + j], want);
+			}
+		}
+	}
+	/* shape and rank mistakes */
+	nb_tmp_path(path, sizeof(path), "gs.h5");
+	nb_write_h5(path, "/g", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dshort, g);
+	ck_assert_int_eq(nb_run(NULL, "--input x.h5:/x --gain gs.h5:/g", NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "has 299 values but the input rows have d = 300"));
+	free(err);
+	nb_tmp_path(path, sizeof(path), "g2.h5");
+	nb_write_h5(path, "/g", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, g2);
+	ck_assert_int_eq(nb_run(NULL, "--input x.h5:/x --bias g2.h5:/g", NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "rank 2"));
+	free(err);
+	ck_assert_int_eq(nb_run(NULL, "--gain g.h5:/g", NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "go with --input"));
+	free(err);
+	ck_assert_int_eq(nb_run(NULL, "--input x.h5:/x --gain g.h5:/g --gain-random 3", NULL,
+			 &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "not both"));
+	free(err);
+	/* a value beyond f16's range: those kernels cannot be judged on row 5 */
+	x[5 * D + 7] = 1e5f;
+	nb_tmp_path(path, sizeof(path), "x.h5");
+	nb_write_h5(path, "/x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dims, x);
+	ck_assert_int_eq(nb_run(NULL, "--input x.h5:/x --variants layernorm -o ov.h5", &out,
+			 NULL), 2);
+	ck_assert_ptr_nonnull(strstr(out, "NOT JUDGED"));
+	ck_assert_ptr_nonnull(strstr(out, "5 rows judged of 6"));
+	free(out);
+}
+END_TEST
+
 /* --into adds /verify to the results file of `normbench run` and leaves
  * its /bench tables as they were. */
 START_TEST(test_cli_into)
@@ -903,6 +1004,7 @@ Suite *nb_suite_verify(void)
 	tcase_add_test(tc, test_cli_failure_exit_2);
 	tcase_add_test(tc, test_cli_errors);
 	tcase_add_test(tc, test_cli_input);
+	tcase_add_test(tc, test_cli_input_layer);
 	tcase_add_test(tc, test_cli_into);
 	suite_add_tcase(s, tc);
 	return s;

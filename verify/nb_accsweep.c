@@ -284,9 +284,10 @@ static void nb_fill_row(struct nb_verify_kernel_row *row, const struct nb_kernel
 		snprintf(row->note, sizeof(row->note), "%zu of %zu elements beyond the bound; "
 			 "worst %.9g vs reference %.9Lg (bound %.3g)", part->failed,
 			 part->count, part->worst_value, part->worst_ref, part->worst_bound);
-	else if (part->unbounded)
-		snprintf(row->note, sizeof(row->note), "%zu elements without a finite bound "
-			 "(degenerate rows)", part->unbounded);
+	if (part->unbounded)
+		snprintf(row->note, sizeof(row->note), "%zu of %zu elements have no finite "
+			 "derived bound and count as failures (first at row %zu)",
+			 part->unbounded, part->count, part->first_unbounded_row);
 }
 
 /* Hands one output array and its reference to the sink, as f64. */
@@ -353,6 +354,7 @@ static enum nb_status nb_sink_case(const struct nb_accsweep_sink *sink,
 static enum nb_status nb_judge_case(const struct nb_kernel *k, struct nb_problem *p,
 				    struct nb_case_bufs *b, const struct nb_case_label *lab,
 				    const struct nb_accsweep_sink *sink,
+				    const struct nb_accsweep_data *in,
 				    struct nb_verify_tables *out)
 {
 	struct nb_accuracy_report rep;
@@ -378,6 +380,7 @@ static enum nb_status nb_judge_case(const struct nb_kernel *k, struct nb_problem
 	memset(&ref, 0, sizeof(ref));
 	for (int o = 0; o < NB_OUT_COUNT; o++)
 		ref.val[o] = b->ref[o];
+	ref.unjudged_rows = in ? in->unjudged_rows : NULL;
 	st = nb_accuracy_judge(k, p, &ref, &rep);
 	if (st != NB_OK)
 		return nb_fail(st, "judging %s on %zu x %zu: %s", k->name, p->rows, p->d,
@@ -390,6 +393,8 @@ static enum nb_status nb_judge_case(const struct nb_kernel *k, struct nb_problem
 	}
 	if (st == NB_OK && sink)
 		st = nb_sink_case(sink, k, p, b, lab, &rep);
+	if (st == NB_OK && in && in->on_report)
+		in->on_report(in->report_ctx, k, p, &rep);
 	return st;
 }
 
@@ -464,7 +469,7 @@ static enum nb_status nb_sweep_case(const struct nb_accsweep_config *c,
 	nb_data_rows(&rng, kind, k->dtype, b.x, rows,
 		     k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d);
 	nb_fill_params(&rng, &p, &b);
-	st = nb_judge_case(k, &p, &b, &lab, NULL, out);
+	st = nb_judge_case(k, &p, &b, &lab, NULL, NULL, out);
 	nb_case_free(&b);
 	return st;
 }
@@ -586,8 +591,24 @@ static size_t nb_convert_rows(const struct nb_accsweep_data *in, enum nb_dtype t
 	return overflow;
 }
 
-/* Gains 1 and no bias (the default), or N(1, 0.5) gains and N(0, 0.1)
- * biases from gain_seed; dy, W and c always from the config's seed. */
+/* Gain and bias values that overflowed the kernel's dtype. */
+static size_t nb_param_overflow(const struct nb_problem *p, const struct nb_case_bufs *b,
+				size_t n)
+{
+	size_t overflow = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		if (!isfinite(nb_dtype_load(p->dtype, b->gain, j)))
+			overflow++;
+		if (b->bias && !isfinite(nb_dtype_load(p->dtype, b->bias, j)))
+			overflow++;
+	}
+	return overflow;
+}
+
+/* The user's gain and bias (--gain, --bias), else gains 1 and no bias (the
+ * default), or N(1, 0.5) gains and N(0, 0.1) biases from gain_seed; dy, W
+ * and c always from the config's seed. */
 static void nb_fill_input_params(const struct nb_accsweep_config *c,
 				 const struct nb_accsweep_data *in, const struct nb_problem *p,
 				 struct nb_case_bufs *b)
@@ -595,7 +616,13 @@ static void nb_fill_input_params(const struct nb_accsweep_config *c,
 	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
 	struct nb_rng rng;
 
-	if (in->gain_random) {
+	if (in->gain) {
+		for (size_t j = 0; j < n; j++) {
+			nb_store_rne(p->dtype, b->gain, j, in->gain[j]);
+			if (b->bias)
+				nb_store_rne(p->dtype, b->bias, j, in->bias[j]);
+		}
+	} else if (in->gain_random) {
 		nb_rng_seed(&rng, in->gain_seed);
 		nb_data_normal(&rng, p->dtype, b->gain, n, 1.0, 0.5);
 		if (b->bias)
@@ -630,18 +657,33 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 
 	p.conv = c->conv;
 	p.threads = c->threads;
-	st = nb_case_alloc(k, &p, &b, in->gain_random);
+	st = nb_case_alloc(k, &p, &b, in->gain ? in->bias != NULL : in->gain_random);
 	if (st != NB_OK)
 		return st;
 	nb_input_label(in->dtype, k->dtype, label, sizeof(label));
 	overflow = nb_convert_rows(in, k->dtype, n, b.x);
+	nb_fill_input_params(c, in, &p, &b);
+	overflow += nb_param_overflow(&p, &b, n);
 	if (overflow) {
-		fprintf(stderr, "normbench verify: %s skipped: %zu input values overflow %s\n",
-			k->name, overflow, nb_dtype_traits[k->dtype].name);
+		/* not judged, so not passed: a failed row in the table */
+		struct nb_verify_kernel_row row;
+		struct nb_accuracy_part part = { .out = k->dir == NB_DIR_FORWARD ? NB_OUT_Y
+										 : NB_OUT_DX,
+						 .dtype = k->dtype, .pass = false };
+
+		printf("  %s: NOT JUDGED: %zu input, gain or bias values overflow %s\n",
+		       k->name, overflow, nb_dtype_traits[k->dtype].name);
+		nb_fill_row(&row, k, &p, &lab, &part);
+		snprintf(row.note, sizeof(row.note), "not judged: %zu input, gain or bias values "
+			 "overflow %s", overflow, nb_dtype_traits[k->dtype].name);
+		st = nb_verify_add_kernel(out, &row);
+		for (size_t r = 0; in->unjudged_rows && r < in->rows; r++)
+			for (size_t j = 0; j < n; j++)
+				if (!isfinite(nb_dtype_load(k->dtype, b.x, r * n + j)))
+					in->unjudged_rows[r] = true;
 		goto free_bufs;
 	}
-	nb_fill_input_params(c, in, &p, &b);
-	st = nb_judge_case(k, &p, &b, &lab, sink, out);
+	st = nb_judge_case(k, &p, &b, &lab, sink, in, out);
 free_bufs:
 	nb_case_free(&b);
 	return st;

@@ -11,6 +11,7 @@
 #include "common/nb_problem.h"
 #include "common/nb_status.h"
 #include "kernels/nb_kernels.h"
+#include "verify/nb_accuracy.h"
 #include "verify/nb_verify_file.h"
 
 struct nb_accsweep_config {
@@ -86,6 +87,16 @@ struct nb_accsweep_data {
 	const char *source;          /* e.g. "float32", for the data column */
 	bool gain_random;            /* else gains are ones (bias zero) */
 	uint64_t gain_seed;
+	/* the user's own gain and bias (cols values each; CRMSNorm takes the
+	 * first d-1), rounded once into each kernel's dtype; NULL: as above */
+	const double *gain, *bias;
+	/* optional: rows flags set for every row some kernel could not judge
+	 * (no finite bound, or values that overflow the kernel's dtype) */
+	bool *unjudged_rows;
+	/* optional: called with each kernel's verdict */
+	void (*on_report)(void *ctx, const struct nb_kernel *k, const struct nb_problem *p,
+			  const struct nb_accuracy_report *rep);
+	void *report_ctx;
 };
 
 /*

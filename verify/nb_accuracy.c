@@ -3,6 +3,7 @@
  * code) and the element-by-element judge with ULPs and the worst element. */
 #include "verify/nb_accuracy.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,8 @@ struct nb_model {
 	bool round_stats;  /* mean, r, s, ... rounded from acc into el first */
 	bool welford;
 	bool pairwise;
+	bool mean_pair;    /* LayerNorm's mean scheme (kernels/nb_kernels.h):
+			    * shifted first pass, mu = mu_hi + mu_lo */
 };
 
 static const char *const nb_output_names[NB_OUT_COUNT] = {
@@ -123,7 +126,9 @@ static struct nb_ev nb_ev_exact(long double v)
 /* one more rounding of an already computed value */
 static struct nb_ev nb_ev_round(struct nb_ev a, struct nb_arith ar)
 {
-	if (ar.u == 0.0L)
+	/* an exact zero (a zero row's sum, a constant row's deviations) is
+	 * computed exactly: no rounding, no underflow */
+	if (ar.u == 0.0L || (a.m == 0.0L && a.e == 0.0L))
 		return a;
 	return (struct nb_ev){ a.m, a.e + ar.u * (a.m + a.e) + ar.eta };
 }
@@ -234,6 +239,7 @@ static struct nb_model nb_model_acc(const struct nb_kernel *k)
 	md.store = k->dtype == k->acc ? nb_arith_none : nb_arith_of(k->dtype);
 	md.round_stats = false;
 	nb_algo_flags(k, &md);
+	md.mean_pair = k->variant == NB_VARIANT_LAYERNORM;
 	return md;
 }
 
@@ -244,7 +250,10 @@ static bool nb_model_work(const struct nb_kernel *k, struct nb_model *md)
 {
 	enum nb_dtype work = nb_work_dtype(k->dtype);
 
-	if (work == k->acc)
+	/* LayerNorm's mean pair (mu_hi, mu_lo) cannot be rounded into a
+	 * narrower working type without losing u_work |mu|: a LayerNorm kernel
+	 * that accumulates in f64 does its element work in f64 (model A) */
+	if (work == k->acc || k->variant == NB_VARIANT_LAYERNORM)
 		return false;
 	md->acc = nb_arith_of(k->acc);
 	md->el = nb_arith_of(work);
@@ -252,6 +261,7 @@ static bool nb_model_work(const struct nb_kernel *k, struct nb_model *md)
 	md->store = k->dtype == work ? nb_arith_none : nb_arith_of(k->dtype);
 	md->round_stats = true;
 	nb_algo_flags(k, md);
+	md->mean_pair = false;
 	return true;
 }
 
@@ -267,6 +277,7 @@ static struct nb_model nb_model_ref(void)
 	md.round_stats = false;
 	md.welford = false;
 	md.pairwise = false;
+	md.mean_pair = false;
 	return md;
 }
 
@@ -275,6 +286,9 @@ static struct nb_model nb_model_ref(void)
 struct nb_stats {
 	long double mu, r, rho, s;        /* exact: mean (LN), r, rho, sum x' (CRMS) */
 	struct nb_ev mu_e, r_e, rho_e, s_e; /* as the per-element work sees them */
+	/* the mean scheme: |mu_hi - mu| <= e1 (what x - mu_hi carries before
+	 * mu_lo is taken off), |mu_hi + mu_lo - mu| <= mu_e.e */
+	long double e1;
 };
 
 /*
@@ -344,6 +358,9 @@ static void nb_scale(const struct nb_problem *p, const struct nb_model *md, stru
  *   |mu| >> sigma, as it should be.
  * var = S * (1/n): two roundings.
  */
+static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_model *md,
+				    const long double *x, struct nb_stats *st);
+
 static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_model *md,
 			       const long double *x, struct nb_stats *st)
 {
@@ -353,6 +370,11 @@ static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_model
 	long double dmu, ds;
 	struct nb_ev var;
 
+	if (md->mean_pair) {
+		nb_stats_layernorm_pair(p, md, x, st);
+		return;
+	}
+	st->e1 = 0.0L;
 	for (size_t j = 0; j < n; j++) {
 		sum += x[j];
 		sum_abs += fabsl(x[j]);
@@ -388,6 +410,119 @@ static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_model
 	}
 	var = nb_ev_div_n((struct nb_ev){ s2, ds }, n, md->acc);
 	nb_scale(p, md, var, s2 / ln, st);
+}
+
+/*
+ * LayerNorm statistics under the mean scheme every LayerNorm kernel follows
+ * (kernels/nb_kernels.h; docs/verification.md derives this at length).
+ * Exact row data (long double): mu, c = x_0, A0 = mean|x - c|, MAD =
+ * mean|x - mu|, S = sum (x - mu)^2, M0 = max|x - c|.
+ *
+ * Two-pass.
+ *   pass 1: S0 = sum fl(x_j - c): each difference one rounding, the sum
+ *     gamma_{n-1}: |S0^ - S0| <= gamma_n n A0; q = S0/n, mu_hi = fl(c + q):
+ *     the calculus carries it, e1 = |mu_hi - mu| bound. e1 <= u|mu| +
+ *     gamma_{n+2} A0 and A0 <= MAD + |x_0 - mu| <= (1 + sqrt(n-1)) sigma:
+ *     no |mu|/sigma amplification beyond the one rounding u|mu|.
+ *   pass 2: t_j = fl(x_j - mu_hi), |t_j - (x_j - mu_hi)| <= u(|c_j| + e1)
+ *     (c_j = x_j - mu). S1 = sum t_j estimates n delta, delta = mu - mu_hi:
+ *     E1 = |S1^ - n delta| <= gamma_n n (MAD + e1); mu_lo = S1/n (one
+ *     rounding on <= e1 + E1/n): e2 = |mu_hi + mu_lo - mu| (mu_e.e).
+ *     S2 = sum t_j^2 = S + n delta^2 exactly (sum c_j = 0); computed with
+ *     error <= g (S + n e1^2), g = (1+u)^3 (1 + gamma_{n-1}) - 1.
+ *     M2 = S2 - S1 mu_lo: S1 mu_lo = S1^2/n (1+th)^2 and S1^2/n = n delta^2
+ *     + 2 delta E + E^2/n, so |M2^ - S| <= g (S + n e1^2) + 2 e1 E1 +
+ *     E1^2/n + gamma_2 n (e1 + E1/n)^2, plus the subtraction's u on the
+ *     result. The clamp at 0 only moves M2^ toward S.
+ * Welford/Chan on v = fl(x - c): the updating bound of the plain Welford
+ *   derivation above with M = M0 (the shifted data), plus the data's own
+ *   rounding: ||v^ - v||_2 <= u ||x - c||_2 moves the mean by <= u A0 and
+ *   sqrt(M2) by at most that norm (the centring projection is a
+ *   contraction). TwoSum splits c + m_s exactly, so e2 = dmu_s + u A0 and
+ *   e1 <= e2 + u (|mu| + e2).
+ * Nothing here grows with |mu|/sigma except e1's one rounding u|mu|, which
+ * enters M2 only squared and the deviations only through u e1.
+ */
+static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_model *md,
+				    const long double *x, struct nb_stats *st)
+{
+	size_t n = p->n;
+	long double ln = (long double)n, u = md->acc.u;
+	long double c = x[0], sum = 0.0L, a0 = 0.0L, mad = 0.0L, s2 = 0.0L, m0 = 0.0L,
+		    q0 = 0.0L;
+	long double e1, e2, dm2;
+	struct nb_ev var;
+
+	for (size_t j = 0; j < n; j++)
+		sum += x[j];
+	st->mu = sum / ln;
+	for (size_t j = 0; j < n; j++) {
+		long double cj = x[j] - st->mu, vj = x[j] - c;
+
+		a0 += fabsl(vj);
+		q0 += vj * vj;
+		if (fabsl(vj) > m0)
+			m0 = fabsl(vj);
+		mad += fabsl(cj);
+		s2 += cj * cj;
+	}
+	a0 /= ln;
+	mad /= ln;
+	if (md->welford) {
+		long double w = n > 1 ? 0.5L * ln * log2l(ln) : 0.0L;
+		long double dmu = nb_gamma(ceill(3.5L * (ln + 1.0L)), u) * m0;
+		long double dsm = 4.0L * dmu * sqrtl(s2 * w) + 4.0L * dmu * dmu * w;
+		long double dv = u * sqrtl(q0);  /* ||v^ - v||_2 */
+		long double ds = dsm + nb_gamma(2.0L * ln + 2.0L, u) * (s2 + dsm) +
+				 4.0L * ln * md->acc.eta;
+
+		ds += 2.0L * sqrtl(s2 + ds) * dv + dv * dv;
+		e2 = dmu + u * a0;
+		/* a constant row (m0 = 0): c + 0 is exact */
+		e1 = m0 > 0.0L ? e2 + u * (fabsl(st->mu) + e2) : 0.0L;
+		dm2 = ds;
+	} else {
+		struct nb_ev s0 = { ln * a0, nb_gamma((long double)n, u) * ln * a0 };
+		struct nb_ev q = nb_ev_div_n(s0, n, md->acc);
+		struct nb_ev mu_hi = nb_ev_add(nb_ev_exact(c), q, fabsl(st->mu), md->acc);
+		long double big_e1, g;
+		struct nb_ev mu_lo;
+
+		/* a constant row (A0 = 0): S0 = 0 and c + 0 are exact */
+		e1 = a0 > 0.0L ? mu_hi.e : 0.0L;
+		big_e1 = nb_gamma((long double)n, u) * ln * (mad + e1);
+		mu_lo = nb_ev_div_n((struct nb_ev){ ln * e1, big_e1 }, n, md->acc);
+		e2 = mu_lo.e;
+		g = (1.0L + u) * (1.0L + u) * (1.0L + u) *
+		    (1.0L + nb_gamma(nb_depth(md, n), u)) - 1.0L;
+		dm2 = g * (s2 + ln * e1 * e1) + 2.0L * e1 * big_e1 + big_e1 * big_e1 / ln +
+		      nb_gamma(2.0L, u) * ln * (e1 + big_e1 / ln) * (e1 + big_e1 / ln) +
+		      ln * md->acc.eta;
+		dm2 += u * (s2 + dm2);
+	}
+	st->e1 = e1;
+	st->mu_e = (struct nb_ev){ fabsl(st->mu), e2 };
+	var = nb_ev_div_n((struct nb_ev){ s2, dm2 }, n, md->acc);
+	nb_scale(p, md, var, s2 / ln, st);
+}
+
+/*
+ * The deviation x_j - mu as the per-element work computes it: under the
+ * mean scheme t = fl(x_j - mu_hi) (u(|c| + e1)), then t - mu_lo (mu_lo's
+ * error e2, one rounding), or fma(t, r, -fl(mu_lo r)) whose extra rounding
+ * u |mu_lo| r is covered by the u (e1 + e2) term; otherwise x_j - mu^ with
+ * one rounding.
+ */
+static struct nb_ev nb_ln_dev(const struct nb_model *md, const struct nb_stats *st,
+			      long double xj)
+{
+	long double cv = fabsl(xj - st->mu), u = md->el.u, et;
+
+	if (!md->mean_pair)
+		return nb_ev_add(nb_ev_exact(xj), st->mu_e, cv, md->el);
+	et = u * (cv + st->e1);
+	return (struct nb_ev){ cv, et + st->mu_e.e + u * (cv + et + st->mu_e.e) +
+				       u * (st->e1 + st->mu_e.e) };
 }
 
 /*
@@ -476,8 +611,7 @@ static void nb_bounds_forward(const struct nb_problem *p, const struct nb_model 
 			long double g = nb_ref_load(p->dtype, p->gain, i);
 			long double cv = x[i] - st.mu;
 			struct nb_ev c = p->variant == NB_VARIANT_LAYERNORM
-				? nb_ev_add(nb_ev_exact(x[i]), st.mu_e, fabsl(cv), md->el)
-				: nb_ev_exact(x[i]);
+				? nb_ln_dev(md, &st, x[i]) : nb_ev_exact(x[i]);
 			struct nb_ev y = nb_ev_mul(nb_ev_mul(c, st.r_e, md->el),
 						   nb_ev_exact(g), md->el);
 
@@ -539,8 +673,7 @@ static void nb_bounds_backward(const struct nb_problem *p, const struct nb_model
 			long double g = nb_ref_load(p->dtype, p->gain, j);
 			long double pv = w->x[j] - st.mu;
 			struct nb_ev pe = p->variant == NB_VARIANT_LAYERNORM
-				? nb_ev_add(nb_ev_exact(w->x[j]), st.mu_e, fabsl(pv), md->el)
-				: nb_ev_exact(w->x[j]);
+				? nb_ln_dev(md, &st, w->x[j]) : nb_ev_exact(w->x[j]);
 			struct nb_ev t, gt;
 
 			w->dyh[j] = nb_ev_mul(nb_ev_exact(dy), nb_ev_exact(g), md->el);
@@ -561,6 +694,14 @@ static void nb_bounds_backward(const struct nb_problem *p, const struct nb_model
 			w->bm[j] += fabsl(dy);
 			w->bv[j] += dy;
 		}
+		/* the mean scheme's sum dyh t - mu_lo sum dyh: its terms are
+		 * |dyh| (|c| + e1), not |dyh| |c|, and mu_lo sum dyh carries
+		 * mu_lo's error on sum|dyh|: products (3u), the sum
+		 * (gamma_{n-1}), the product and subtraction (2u) on
+		 * sum|dyh| (e1 + e2), scaled by r: 3 gamma_{n+3} covers all */
+		if (md->mean_pair)
+			te += (st.r + st.r_e.e) * am * (st.e1 + st.mu_e.e) * 3.0L *
+			      nb_gamma((long double)n + 3.0L, md->acc.u);
 		be = nb_ev_div_n(nb_ev_sum(md, fabsl(tv), tm, te, n), nd, md->acc);
 		bval = tv / (long double)nd;
 		if (p->variant == NB_VARIANT_LAYERNORM) {
@@ -872,10 +1013,13 @@ static void nb_part_element(struct nb_accuracy_part *pt, size_t row, size_t col,
 		err = fabsl((long double)v - ref);
 		ok = err <= bound;
 	}
-	if (isnan(bound) && !isnan(ref))
+	/* a finite reference with no finite bound derived for it: nothing
+	 * is guaranteed there, so it is a failure (never a silent pass) */
+	if (isfinite(ref) && !(bound >= 0.0L && bound <= LDBL_MAX)) {
 		ok = false;
-	if (ok && isinf(bound) && err > 0.0L)
-		pt->unbounded++;
+		if (!pt->unbounded++)
+			pt->first_unbounded_row = row;
+	}
 	if (err == 0.0L)
 		ratio = 0.0;
 	else if (!ok)
@@ -906,6 +1050,46 @@ static void nb_part_element(struct nb_accuracy_part *pt, size_t row, size_t col,
 			pt->worst_ulps = ulps;
 		}
 	}
+}
+
+/*
+ * The normwise view of each row (the issue's and docs/verification.md's
+ * "normwise ulps"): max_j |err_j| / ulp(max_j |ref_j|) over the row's
+ * finite references, against max_j bound_j in the same unit. The worst row
+ * is the one with the largest error in that unit. A row whose references
+ * are all zero counts in units of the dtype's smallest subnormal spacing.
+ */
+static void nb_part_rows(struct nb_accuracy_part *pt, enum nb_dtype dt, const void *buf,
+			 const long double *ref, size_t count, size_t cols,
+			 const long double *kb, const long double *rb, const long double *extra)
+{
+	pt->max_row_ulps = -1.0;
+	for (size_t r0 = 0; r0 < count; r0 += cols) {
+		long double big = 0.0L, err = 0.0L, bnd = 0.0L, unit;
+
+		for (size_t i = r0; i < r0 + cols; i++) {
+			long double v = nb_dtype_load(dt, buf, i);
+			long double b = NB_ACCURACY_SLACK * (kb[i] + rb[i]) +
+					(extra ? extra[i] : 0.0L);
+
+			if (!isfinite(ref[i]))
+				continue;
+			if (fabsl(ref[i]) > big)
+				big = fabsl(ref[i]);
+			if (!isfinite(v) || fabsl(v - ref[i]) > err)
+				err = isfinite(v) ? fabsl(v - ref[i]) : HUGE_VALL;
+			if (!(b <= bnd))
+				bnd = b;
+		}
+		unit = nb_ulp_of(dt, big);
+		if ((double)(err / unit) > pt->max_row_ulps) {
+			pt->max_row_ulps = (double)(err / unit);
+			pt->row_bound_ulps = (double)(bnd / unit);
+			pt->worst_norm_row = r0 / cols;
+		}
+	}
+	if (pt->max_row_ulps < 0.0)
+		pt->max_row_ulps = 0.0;
 }
 
 static const void *nb_output_buf(const struct nb_problem *p, enum nb_output out)
@@ -993,9 +1177,15 @@ enum nb_status nb_accuracy_judge(const struct nb_kernel *k, const struct nb_prob
 
 			if (ref->err[out])
 				bound += ref->err[out][i];
+			size_t before = pt->unbounded;
+
 			nb_part_element(pt, i / cols, i % cols, nb_dtype_load(dt, buf, i),
 					ref->val[out][i], bound);
+			if (pt->unbounded > before && ref->unjudged_rows &&
+			    (out == NB_OUT_Y || out == NB_OUT_DX || out == NB_OUT_Z))
+				ref->unjudged_rows[i / cols] = true;
 		}
+		nb_part_rows(pt, dt, buf, ref->val[out], c, cols, kb[out], rb[out], ref->err[out]);
 		if (pt->max_ratio < 0.0)
 			pt->max_ratio = 0.0;
 		if (!pt->pass)
@@ -1084,5 +1274,8 @@ void nb_accuracy_print(FILE *out, const struct nb_kernel *k, const struct nb_pro
 			pt->worst_row, pt->worst_col, digits, pt->worst_value, digits + 3,
 			pt->worst_ref, (double)fabsl((long double)pt->worst_value - pt->worst_ref),
 			pt->worst_ulps, pt->worst_bound);
+		fprintf(out, "        normwise: worst row %zu, %.3g ulp of its max|ref| "
+			"(bound %.3g)\n", pt->worst_norm_row, pt->max_row_ulps,
+			pt->row_bound_ulps);
 	}
 }

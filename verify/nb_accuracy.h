@@ -44,6 +44,10 @@ const char *nb_output_name(enum nb_output out);
 struct nb_accuracy_ref {
 	const long double *val[NB_OUT_COUNT];
 	const long double *err[NB_OUT_COUNT];
+	/* optional (NULL: not wanted), p->rows flags: set true for each row of
+	 * y, dx or z holding an element with a finite reference but no finite
+	 * bound (a row that could not be judged; such elements fail) */
+	bool *unjudged_rows;
 };
 
 /* The verdict on one output array. The worst element is the one with the
@@ -53,9 +57,10 @@ struct nb_accuracy_part {
 	enum nb_dtype dtype;    /* the array's dtype: ULPs are counted in it */
 	size_t count;           /* elements judged */
 	size_t failed;          /* beyond their bound (NaN/Inf mismatches included) */
-	size_t unbounded;       /* nonzero error under an infinite bound (a
-				 * degenerate row): passed, but nothing was
-				 * guaranteed there */
+	size_t unbounded;       /* elements with a finite reference but no
+				 * finite bound derived (NaN, negative or
+				 * infinite): counted as failures too */
+	size_t first_unbounded_row;
 	double max_abs;         /* max |kernel - ref| */
 	double max_rel;         /* max |kernel - ref| / |ref| over ref != 0 */
 	double max_ulps;        /* max |kernel - ref| / ulp_dtype(ref) */
@@ -65,6 +70,12 @@ struct nb_accuracy_part {
 	long double worst_ref;  /* the reference value there */
 	double worst_bound;
 	double worst_ulps;
+	/* normwise, per row: max_j |err| / ulp(max_j |ref|) of the worst row
+	 * (dgain/dbias: the one row of n), and that row's largest bound in the
+	 * same unit */
+	double max_row_ulps;
+	double row_bound_ulps;
+	size_t worst_norm_row;
 	bool pass;
 };
 

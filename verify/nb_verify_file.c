@@ -709,8 +709,10 @@ static bool nb_vf_find_nonfinite(const struct nb_verify_input *in, size_t *at)
 	return false;
 }
 
-enum nb_status nb_verify_read_input(const char *spec, enum nb_dtype words,
-				    struct nb_verify_input *in)
+/* want_rank 2: --input's rows x d; 1: a vector of d (--gain, --bias),
+ * read as one row. */
+static enum nb_status nb_vf_read(const char *spec, enum nb_dtype words, int want_rank,
+				 struct nb_verify_input *in)
 {
 	char path[4096], dset[1024], where[5200];
 	hid_t file, data, space, ftype, memtype = -1;
@@ -745,12 +747,19 @@ enum nb_status nb_verify_read_input(const char *spec, enum nb_dtype words,
 	}
 	space = H5Dget_space(data);
 	rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
-	if (rank != 2) {
-		st = nb_fail(NB_ERR_INVALID, "%s has rank %d: --input needs a 2-D dataset "
-			     "(rows x d)", where, rank);
+	if (rank != want_rank) {
+		st = want_rank == 2
+			? nb_fail(NB_ERR_INVALID, "%s has rank %d: --input needs a 2-D dataset "
+				  "(rows x d)", where, rank)
+			: nb_fail(NB_ERR_INVALID, "%s has rank %d: --gain and --bias need a "
+				  "1-D dataset (d)", where, rank);
 		goto close_space;
 	}
 	H5Sget_simple_extent_dims(space, dims, NULL);
+	if (want_rank == 1) {
+		dims[1] = dims[0];
+		dims[0] = 1;
+	}
 	if (dims[0] == 0 || dims[1] == 0) {
 		st = nb_fail(NB_ERR_INVALID, "%s is empty (%llu x %llu)", where,
 			     (unsigned long long)dims[0], (unsigned long long)dims[1]);
@@ -949,4 +958,16 @@ void nb_verify_dump_abort(struct nb_verify_dump *d)
 		unlink(d->tmp);
 	}
 	d->file = -1;
+}
+
+enum nb_status nb_verify_read_input(const char *spec, enum nb_dtype words,
+				    struct nb_verify_input *in)
+{
+	return nb_vf_read(spec, words, 2, in);
+}
+
+enum nb_status nb_verify_read_vector(const char *spec, enum nb_dtype words,
+				     struct nb_verify_input *in)
+{
+	return nb_vf_read(spec, words, 1, in);
 }

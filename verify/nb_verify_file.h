@@ -183,6 +183,11 @@ struct nb_verify_input {
  */
 enum nb_status nb_verify_read_input(const char *spec, enum nb_dtype words,
 				    struct nb_verify_input *in);
+
+/* The same for a 1-D dataset of d elements (--gain, --bias), read as one
+ * row (rows 1, cols d). */
+enum nb_status nb_verify_read_vector(const char *spec, enum nb_dtype words,
+				     struct nb_verify_input *in);
 void nb_verify_input_free(struct nb_verify_input *in);
 
 /* Writes a new file holding one rows x cols dataset (dtype f32 or f64, as

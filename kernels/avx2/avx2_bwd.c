@@ -28,7 +28,11 @@
  *     instead of -r^3 / 2; at ms = 0 the row is zero (LayerNorm: constant),
  *     c = 0, and the correction's limit is 0, so q = 0 there
  *
- *   LayerNorm: xhat = (x - mu) r, mdy = mean(dyh), shat = 0
+ *   LayerNorm: xhat = (x - mu) r, mdy = mean(dyh), shat = 0, with the mean
+ *              scheme of kernels/nb_kernels.h: mu = mu_hi + mu_lo (shifted
+ *              first pass; S1, S2 in the deviation pass), xhat =
+ *              fma(x - mu_hi, r, -(mu_lo r)), sum dyh (x - mu) = sum dyh
+ *              (x - mu_hi) - mu_lo sum dyh
  *   RMSNorm:   xhat = x r, mdy = 0, shat = 0
  *   pRMSNorm:  as RMSNorm, r and c from ms of x[0, k) and 1/k, the
  *              correction term only on j < k (dyh and xhat summed over all n)
@@ -52,7 +56,7 @@
 
 /* Which sums a moments pass takes. */
 enum {
-	NB_M_SUM = 1,     /* sum x */
+	NB_M_SUM = 1,     /* sum x (with NB_M_CENTER: sum (x - mu)) */
 	NB_M_SQ = 2,      /* sum (x - mu)^2 */
 	NB_M_DY = 4,      /* sum dyh */
 	NB_M_DOT = 8,     /* sum dyh (x - mu) */
@@ -85,7 +89,7 @@ NB_AVX2_INLINE void nb_acc_step(struct nb_acc *a, int what, __m256 x, __m256 dy,
 			xc = _mm256_and_ps(xc, keep);
 	}
 	if (what & NB_M_SUM)
-		a->sum = _mm256_add_ps(a->sum, x);
+		a->sum = _mm256_add_ps(a->sum, xc);
 	if (what & NB_M_SQ)
 		a->sq = _mm256_fmadd_ps(xc, xc, a->sq);
 	if (what & (NB_M_DY | NB_M_DOT)) {
@@ -178,6 +182,7 @@ NB_AVX2_INLINE struct nb_moments nb_moments(int what, const float *x, const floa
 /* The scalars of one row's write pass. */
 struct nb_bwd_row {
 	float mu, r, mdy, shat, coef;
+	float mlr;  /* LayerNorm: mu_lo r (the mean scheme) */
 };
 
 struct nb_bwd_out {
@@ -197,10 +202,11 @@ NB_AVX2_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g,
 	__m256 vdg = tail ? _mm256_maskload_ps(o.dg + j, m) : _mm256_loadu_ps(o.dg + j);
 	__m256 vr = _mm256_set1_ps(s->r);
 	__m256 dyh = _mm256_mul_ps(vdy, vg);
-	__m256 xh = center ? _mm256_sub_ps(vx, _mm256_set1_ps(s->mu)) : vx;
+	__m256 xh = center ? _mm256_fmsub_ps(_mm256_sub_ps(vx, _mm256_set1_ps(s->mu)), vr,
+					     _mm256_set1_ps(s->mlr))
+			   : _mm256_mul_ps(vx, vr);
 	__m256 dx;
 
-	xh = _mm256_mul_ps(xh, vr);
 	if (use_mdy)
 		dyh = _mm256_sub_ps(dyh, _mm256_set1_ps(s->mdy));
 	if (correct) {
@@ -309,22 +315,28 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 	size_t nb = p->n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
 	size_t iter = 4 * NB_AVX2_LANES * sizeof(float);
 	float eps = (float)p->conv.eps;
-	float total, m, ms, c, q, sigma;
+	float total, m, ms, c, q, sigma, mu_lo = 0.0f;
 	struct nb_moments mo;
 
 	s->mu = s->mdy = s->shat = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
+		/* the mean scheme (kernels/nb_kernels.h): shifted sum, then S1,
+		 * S2 and sum dyh (x - mu) = sum dyh (x - mu_hi) - mu_lo sum dyh */
+		m = (float)p->n;
 		nb_pf2_pass(pf, x, dy, nb / 3, iter, nb, work);
-		mo = nb_moments(NB_M_SUM, x, dy, g, p->n, 0.0f, pf);
-		s->mu = mo.sum / (float)p->n;
+		mo = nb_moments(NB_M_SUM | NB_M_CENTER, x, dy, g, p->n, x[0], pf);
+		s->mu = x[0] + mo.sum / m;
 		if (!isfinite(s->mu))
 			return false;
 		nb_pf2_pass(pf, x, dy, 2 * nb / 3, iter, nb, work);
-		mo = nb_moments(NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g, p->n,
-				s->mu, pf);
-		m = (float)p->n;
-		total = mo.sq;
+		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g,
+				p->n, s->mu, pf);
+		mu_lo = mo.sum / m;
+		total = mo.sq - mo.sum * mu_lo;
+		if (total < 0.0f)
+			total = 0.0f;
+		mo.dot -= mu_lo * mo.dy;
 		s->mdy = mo.dy / m;
 		if (!isfinite(s->mdy))
 			return false;
@@ -368,6 +380,7 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 	/* c = S / m with S = sum dyh xhat = r sum dyh (x - mu) */
 	c = mo.dot * s->r / m;
 	s->coef = q * c;
+	s->mlr = mu_lo * s->r;
 	if (v == NB_VARIANT_CRMSNORM)
 		s->shat = mo.sum * s->r;
 	return isfinite(s->r) && isfinite(c) && isfinite(s->coef) && isfinite(s->shat);

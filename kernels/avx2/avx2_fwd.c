@@ -29,7 +29,8 @@
  *          whose squares or sums overflow f32), or squares that underflowed
  *          with a tiny eps (NB_TINY), sends that one row to the portable
  *          kernel, whose (rescaled) result it then is;
- *   scale  y = ((x - mu) * r) * g (+ b, by FMA), one pass, stored through
+ *   scale  y = ((x - mu) * r) * g (+ b, by FMA), one pass (LayerNorm:
+ *          fma(x - mu_hi, r, -(mu_lo r)), the mean scheme), stored through
  *          nb_avx2_store or, for problems beyond the last-level cache
  *          (nb_stream_wanted), nb_avx2_stream_line (16-bit types: round to
  *          nearest even either way; the same bits).
@@ -66,28 +67,35 @@ NB_AVX2_INLINE float nb_reduce8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m2
 	return nb_avx2_hsum(_mm256_add_ps(lo, hi));
 }
 
-/* sum of x[0, len) */
-NB_AVX2_INLINE float nb_sum(enum nb_dtype t, const void *x, size_t len, struct nb_pf *pf)
+/* sum of x - c over x[0, len) (LayerNorm's shifted first pass: the mean
+ * scheme of kernels/nb_kernels.h) */
+NB_AVX2_INLINE float nb_sum(enum nb_dtype t, const void *x, size_t len, float c,
+			    struct nb_pf *pf)
 {
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	__m256 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+	__m256 vc = _mm256_set1_ps(c);
 	size_t j = 0;
 
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
 		nb_pf_step(pf);
-		a0 = _mm256_add_ps(a0, nb_avx2_load(t, x, j));
-		a1 = _mm256_add_ps(a1, nb_avx2_load(t, x, j + 8));
-		a2 = _mm256_add_ps(a2, nb_avx2_load(t, x, j + 16));
-		a3 = _mm256_add_ps(a3, nb_avx2_load(t, x, j + 24));
-		a4 = _mm256_add_ps(a4, nb_avx2_load(t, x, j + 32));
-		a5 = _mm256_add_ps(a5, nb_avx2_load(t, x, j + 40));
-		a6 = _mm256_add_ps(a6, nb_avx2_load(t, x, j + 48));
-		a7 = _mm256_add_ps(a7, nb_avx2_load(t, x, j + 56));
+		a0 = _mm256_add_ps(a0, _mm256_sub_ps(nb_avx2_load(t, x, j), vc));
+		a1 = _mm256_add_ps(a1, _mm256_sub_ps(nb_avx2_load(t, x, j + 8), vc));
+		a2 = _mm256_add_ps(a2, _mm256_sub_ps(nb_avx2_load(t, x, j + 16), vc));
+		a3 = _mm256_add_ps(a3, _mm256_sub_ps(nb_avx2_load(t, x, j + 24), vc));
+		a4 = _mm256_add_ps(a4, _mm256_sub_ps(nb_avx2_load(t, x, j + 32), vc));
+		a5 = _mm256_add_ps(a5, _mm256_sub_ps(nb_avx2_load(t, x, j + 40), vc));
+		a6 = _mm256_add_ps(a6, _mm256_sub_ps(nb_avx2_load(t, x, j + 48), vc));
+		a7 = _mm256_add_ps(a7, _mm256_sub_ps(nb_avx2_load(t, x, j + 56), vc));
 	}
 	for (; j + NB_AVX2_LANES <= len; j += NB_AVX2_LANES)
-		a0 = _mm256_add_ps(a0, nb_avx2_load(t, x, j));
+		a0 = _mm256_add_ps(a0, _mm256_sub_ps(nb_avx2_load(t, x, j), vc));
+	/* the lanes past the row must stay 0, not -c */
 	if (j < len)
-		a1 = _mm256_add_ps(a1, nb_avx2_load_tail(t, x, j, len - j));
+		a1 = _mm256_add_ps(a1, _mm256_and_ps(_mm256_sub_ps(nb_avx2_load_tail(t, x, j,
+										     len - j),
+								     vc),
+						     _mm256_castsi256_ps(nb_avx2_tail_mask(len - j))));
 	return nb_reduce8(a0, a1, a2, a3, a4, a5, a6, a7);
 }
 
@@ -143,44 +151,59 @@ NB_AVX2_INLINE float nb_sumsq(enum nb_dtype t, const void *x, size_t len, float 
 		q = _mm256_fmadd_ps(v_, v_, q); \
 	} while (0)
 
-/* sum of x and sum of x^2 over x[0, len) in one pass (CRMSNorm) */
-NB_AVX2_INLINE void nb_sum_sumsq(enum nb_dtype t, const void *x, size_t len, float *sum,
-				 float *sumsq, struct nb_pf *pf)
+/* v - mu when center, else v */
+NB_AVX2_INLINE __m256 nb_centered(__m256 v, __m256 vmu, bool center)
+{
+	return center ? _mm256_sub_ps(v, vmu) : v;
+}
+
+/* sum of x and sum of x^2 over x[0, len) in one pass (CRMSNorm), or with
+ * center of x - mu and (x - mu)^2 (LayerNorm's deviation pass, the S1 and
+ * S2 of the mean scheme) */
+NB_AVX2_INLINE void nb_sum_sumsq(enum nb_dtype t, const void *x, size_t len, float mu,
+				 bool center, float *sum, float *sumsq, struct nb_pf *pf)
 {
 	__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
 	__m256 q0 = s0, q1 = s0, q2 = s0, q3 = s0;
+	__m256 vmu = _mm256_set1_ps(mu);
 	size_t j = 0;
 
 	for (; j + NB_UNROLL_CRMS <= len; j += NB_UNROLL_CRMS) {
 		nb_pf_step(pf);
-		NB_SUMSQ_STEP(s0, q0, nb_avx2_load(t, x, j));
-		NB_SUMSQ_STEP(s1, q1, nb_avx2_load(t, x, j + 8));
-		NB_SUMSQ_STEP(s2, q2, nb_avx2_load(t, x, j + 16));
-		NB_SUMSQ_STEP(s3, q3, nb_avx2_load(t, x, j + 24));
+		NB_SUMSQ_STEP(s0, q0, nb_centered(nb_avx2_load(t, x, j), vmu, center));
+		NB_SUMSQ_STEP(s1, q1, nb_centered(nb_avx2_load(t, x, j + 8), vmu, center));
+		NB_SUMSQ_STEP(s2, q2, nb_centered(nb_avx2_load(t, x, j + 16), vmu, center));
+		NB_SUMSQ_STEP(s3, q3, nb_centered(nb_avx2_load(t, x, j + 24), vmu, center));
 	}
 	for (; j + NB_AVX2_LANES <= len; j += NB_AVX2_LANES)
-		NB_SUMSQ_STEP(s0, q0, nb_avx2_load(t, x, j));
+		NB_SUMSQ_STEP(s0, q0, nb_centered(nb_avx2_load(t, x, j), vmu, center));
+	/* the lanes past the row must stay 0, not -mu */
 	if (j < len)
-		NB_SUMSQ_STEP(s1, q1, nb_avx2_load_tail(t, x, j, len - j));
+		NB_SUMSQ_STEP(s1, q1,
+			      _mm256_and_ps(nb_centered(nb_avx2_load_tail(t, x, j, len - j), vmu,
+							center),
+					    _mm256_castsi256_ps(nb_avx2_tail_mask(len - j))));
 	*sum = nb_reduce4(s0, s1, s2, s3);
 	*sumsq = nb_reduce4(q0, q1, q2, q3);
 }
 
-/* One output vector: ((x - mu) * r) * g (+ b). */
-NB_AVX2_INLINE __m256 nb_norm_vec(__m256 v, __m256 vmu, __m256 vr, __m256 g, __m256 b,
-				  bool center, bool bias)
+/* One output vector: fma(x - mu_hi, r, -(mu_lo r)) * g (+ b) (LayerNorm,
+ * the mean scheme), else (x * r) * g (+ b). */
+NB_AVX2_INLINE __m256 nb_norm_vec(__m256 v, __m256 vmu, __m256 vr, __m256 vml, __m256 g,
+				  __m256 b, bool center, bool bias)
 {
 	if (center)
-		v = _mm256_sub_ps(v, vmu);
-	v = _mm256_mul_ps(v, vr);
+		v = _mm256_fmsub_ps(_mm256_sub_ps(v, vmu), vr, vml);
+	else
+		v = _mm256_mul_ps(v, vr);
 	return bias ? _mm256_fmadd_ps(v, g, b) : _mm256_mul_ps(v, g);
 }
 
-/* The scalars and arrays of one row's write pass. */
+/* The scalars and arrays of one row's write pass (vml = mu_lo r). */
 struct nb_row_out {
 	const void *x, *g, *b;
 	void *y;
-	__m256 vmu, vr;
+	__m256 vmu, vr, vml;
 };
 
 NB_AVX2_INLINE __m256 nb_out_full(enum nb_dtype t, const struct nb_row_out *o, size_t j,
@@ -188,7 +211,8 @@ NB_AVX2_INLINE __m256 nb_out_full(enum nb_dtype t, const struct nb_row_out *o, s
 {
 	__m256 vb = bias ? nb_avx2_load(t, o->b, j) : _mm256_setzero_ps();
 
-	return nb_norm_vec(nb_avx2_load(t, o->x, j), o->vmu, o->vr, nb_avx2_load(t, o->g, j),
+	return nb_norm_vec(nb_avx2_load(t, o->x, j), o->vmu, o->vr, o->vml,
+			   nb_avx2_load(t, o->g, j),
 			   vb, center, bias);
 }
 
@@ -206,7 +230,7 @@ NB_AVX2_INLINE void nb_out_range(enum nb_dtype t, const struct nb_row_out *o, si
 		__m256 vb = bias ? nb_avx2_load_tail(t, o->b, j, rem) : _mm256_setzero_ps();
 
 		nb_avx2_store_tail(t, o->y, j,
-				   nb_norm_vec(nb_avx2_load_tail(t, o->x, j, rem), o->vmu, o->vr,
+				   nb_norm_vec(nb_avx2_load_tail(t, o->x, j, rem), o->vmu, o->vr, o->vml,
 					       nb_avx2_load_tail(t, o->g, j, rem), vb, center,
 					       bias),
 				   rem);
@@ -285,7 +309,7 @@ NB_AVX2_INLINE size_t nb_row_work(const struct nb_problem *p, enum nb_variant v)
  * finite or underflowed (see NB_TINY), and the row must go to the portable
  * kernel. pf_row: the prefetch position of this row's start. */
 NB_AVX2_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
-				 enum nb_variant v, const void *x, float *mu, float *r,
+				 enum nb_variant v, const void *x, float mu[2], float *r,
 				 struct nb_pf *pf, const char *pf_row)
 {
 	float eps = (float)p->conv.eps;
@@ -294,17 +318,25 @@ NB_AVX2_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 	size_t iter = NB_UNROLL * es;
 	float total, div, ms;
 
-	*mu = 0.0f;
+	mu[0] = mu[1] = 0.0f;
 	switch (v) {
-	case NB_VARIANT_LAYERNORM:
-		nb_pf_pass(pf, pf_row + nb / 3, iter, nb, work);
-		*mu = nb_sum(t, x, p->n, pf) / (float)p->n;
-		if (!isfinite(*mu))
-			return false;
-		nb_pf_pass(pf, pf_row + 2 * nb / 3, iter, nb, work);
-		total = nb_sumsq(t, x, p->n, *mu, true, pf);
+	case NB_VARIANT_LAYERNORM: {
+		/* the mean scheme (kernels/nb_kernels.h) */
+		float c = _mm256_cvtss_f32(nb_avx2_load_tail(t, x, 0, 1)), s1;
+
 		div = (float)p->n;
+		nb_pf_pass(pf, pf_row + nb / 3, iter, nb, work);
+		mu[0] = c + nb_sum(t, x, p->n, c, pf) / div;
+		if (!isfinite(mu[0]))
+			return false;
+		nb_pf_pass(pf, pf_row + 2 * nb / 3, NB_UNROLL_CRMS * es, nb, work);
+		nb_sum_sumsq(t, x, p->n, mu[0], true, &s1, &total, pf);
+		mu[1] = s1 / div;
+		total -= s1 * mu[1];
+		if (total < 0.0f)
+			total = 0.0f;
 		break;
+	}
 	case NB_VARIANT_PRMSNORM:
 		nb_pf_pass(pf, pf_row + nb * p->k / (p->k + p->n), iter, nb, work);
 		total = nb_sumsq(t, x, p->k, 0.0f, false, pf);
@@ -315,7 +347,7 @@ NB_AVX2_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		float s;
 
 		nb_pf_pass(pf, pf_row + nb / 2, NB_UNROLL_CRMS * es, nb, work);
-		nb_sum_sumsq(t, x, p->n, &s, &total, pf);
+		nb_sum_sumsq(t, x, p->n, 0.0f, false, &s, &total, pf);
 		total += s * s;
 		div = (float)p->d;
 		break;
@@ -353,15 +385,16 @@ NB_AVX2_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 		const char *pf_row = nb_pf_row(x0, stride, i);
 		struct nb_row_out o = { x0 + i * stride, p->gain, p->bias,
 					(char *)p->y + i * stride, _mm256_setzero_ps(),
-					_mm256_setzero_ps() };
-		float mu, r;
+					_mm256_setzero_ps(), _mm256_setzero_ps() };
+		float mu[2], r;
 
-		if (!nb_row_stats(p, t, v, o.x, &mu, &r, &pf, pf_row)) {
+		if (!nb_row_stats(p, t, v, o.x, mu, &r, &pf, pf_row)) {
 			portable(p, i, i + 1, NULL, NULL);
 			continue;
 		}
-		o.vmu = _mm256_set1_ps(mu);
+		o.vmu = _mm256_set1_ps(mu[0]);
 		o.vr = _mm256_set1_ps(r);
+		o.vml = _mm256_set1_ps(mu[1] * r);
 		nb_pf_pass(&pf, pf_row + stride, iter, stride, nb_row_work(p, v) * es);
 		if (p->bias)
 			nb_scale_pass(t, &o, n, center, true, stream, &pf);
@@ -383,7 +416,12 @@ NB_AVX2_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 
 /*
  * LayerNorm: y = g * (x - mu) * r (+ b), mu = sum x / n,
- * r = 1/sqrt(sum (x - mu)^2 / n + eps) (or 1/(sqrt(.) + eps)).
+ * r = 1/sqrt(sum (x - mu)^2 / n + eps) (or 1/(sqrt(.) + eps)), by the mean
+ * scheme of kernels/nb_kernels.h: pass 1 sums x - x_0 (mu_hi = x_0 + that
+ * / n), pass 2 sums t = x - mu_hi and t^2 (mu_lo = S1 / n, M2 = S2 - S1
+ * mu_lo), the write is fma(x - mu_hi, r, -(mu_lo r)) * g (+ b); the bound
+ * (verify/nb_accuracy.c, docs/verification.md) grows with |mu|/sigma only
+ * through u|mu|.
  * f32 accumulation; 3 passes over x (sum, squared deviations, write).
  */
 NB_FWD_KERNEL(nb_layernorm_fwd_f32_avx2, NB_VARIANT_LAYERNORM, NB_DTYPE_F32,

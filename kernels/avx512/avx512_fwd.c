@@ -37,7 +37,8 @@
  *          whose squares or sums overflow f32), or squares that underflowed
  *          with a tiny eps (NB_TINY), sends that one row to the portable
  *          kernel, whose (rescaled) result it then is;
- *   scale  y = ((x - mu) * r) * g (+ b, by FMA), one pass, a 64-byte line
+ *   scale  y = ((x - mu) * r) * g (+ b, by FMA), one pass (LayerNorm:
+ *          fma(x - mu_hi, r, -(mu_lo r)), the mean scheme), a 64-byte line
  *          of y at a time through nb_avx512_store_line: non-temporal stores
  *          for problems beyond the last-level cache (nb_stream_wanted),
  *          ordinary ones below (16-bit types: round to nearest even either
@@ -142,6 +143,9 @@ enum nb_stat {
  */
 struct nb_acc {
 	__m512 s[8], q[8];
+	/* the value subtracted from every element: LayerNorm's shift c = x_0
+	 * (first pass, sum and Welford) or mu_hi (deviation pass); see the mean
+	 * scheme in the kernel's head comment */
 	__m512 vmu;
 	/* Welford: s[] the running means, q[] the M2s, vinv 1/c of the
 	 * element being added (set by nb_acc_count before each step) */
@@ -182,13 +186,14 @@ NB_AVX512_INLINE void nb_acc_vec(struct nb_acc *a, enum nb_stat k, int i, __m512
 {
 	switch (k) {
 	case NB_STAT_SUM:
-		a->s[i] = _mm512_add_ps(a->s[i], v);
+		a->s[i] = _mm512_add_ps(a->s[i], _mm512_sub_ps(v, a->vmu));
 		break;
 	case NB_STAT_SUMSQ:
 		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
 		break;
 	case NB_STAT_DEV:
 		v = _mm512_sub_ps(v, a->vmu);
+		a->s[i] = _mm512_add_ps(a->s[i], v);
 		a->q[i] = _mm512_fmadd_ps(v, v, a->q[i]);
 		break;
 	case NB_STAT_SUM_SUMSQ:
@@ -201,6 +206,7 @@ NB_AVX512_INLINE void nb_acc_vec(struct nb_acc *a, enum nb_stat k, int i, __m512
 		__m512 d;
 
 		__asm__("" : "+v"(v));
+		v = _mm512_sub_ps(v, a->vmu);
 		d = _mm512_sub_ps(v, a->s[i]);
 		a->s[i] = _mm512_fmadd_ps(d, a->vinv, a->s[i]);
 		a->q[i] = _mm512_fmadd_ps(d, _mm512_sub_ps(v, a->s[i]), a->q[i]);
@@ -264,10 +270,16 @@ NB_AVX512_INLINE void nb_acc_rest(struct nb_acc *a, enum nb_stat k, enum nb_dtyp
 		/* the lanes past the row must stay 0, not -mu ... */
 		if (k == NB_STAT_DEV) {
 			v = _mm512_maskz_sub_ps(m, v, a->vmu);
+			a->s[1] = _mm512_add_ps(a->s[1], v);
 			a->q[1] = _mm512_fmadd_ps(v, v, a->q[1]);
+		} else if (k == NB_STAT_SUM) {
+			a->s[1] = _mm512_add_ps(a->s[1], _mm512_maskz_sub_ps(m, v, a->vmu));
 		} else if (k == NB_STAT_WELFORD) {
 			/* ... and keep their mean, M2 and count */
-			__m512 d = _mm512_sub_ps(v, a->s[1]);
+			__m512 d;
+
+			v = _mm512_sub_ps(v, a->vmu);
+			d = _mm512_sub_ps(v, a->s[1]);
 
 			nb_acc_count(a, k, c1 + 1);
 			a->s[1] = _mm512_mask3_fmadd_ps(d, a->vinv, a->s[1], m);
@@ -385,21 +397,23 @@ NB_AVX512_INLINE void nb_welford_merge(struct nb_acc *a, const struct nb_wplan *
 	*m2 = _mm512_cvtss_f32(a->q[0]);
 }
 
-/* One output vector: ((x - mu) * r) * g (+ b). */
-NB_AVX512_INLINE __m512 nb_norm_vec(__m512 v, __m512 vmu, __m512 vr, __m512 g, __m512 b,
-				    bool center, bool bias)
+/* One output vector: fma(x - mu_hi, r, -(mu_lo r)) * g (+ b) (LayerNorm,
+ * the mean scheme), else (x * r) * g (+ b). */
+NB_AVX512_INLINE __m512 nb_norm_vec(__m512 v, __m512 vmu, __m512 vr, __m512 vml, __m512 g,
+				    __m512 b, bool center, bool bias)
 {
 	if (center)
-		v = _mm512_sub_ps(v, vmu);
-	v = _mm512_mul_ps(v, vr);
+		v = _mm512_fmsub_ps(_mm512_sub_ps(v, vmu), vr, vml);
+	else
+		v = _mm512_mul_ps(v, vr);
 	return bias ? _mm512_fmadd_ps(v, g, b) : _mm512_mul_ps(v, g);
 }
 
-/* The scalars and arrays of one row's write pass. */
+/* The scalars and arrays of one row's write pass (vml = mu_lo r). */
 struct nb_row_out {
 	const void *x, *g, *b;
 	void *y;
-	__m512 vmu, vr;
+	__m512 vmu, vr, vml;
 };
 
 /* Output vector at element j, the lanes in m (the others are not read). */
@@ -409,7 +423,7 @@ NB_AVX512_INLINE __m512 nb_out_vec(enum nb_dtype t, enum nb_dtype gt,
 {
 	__m512 vb = bias ? nb_avx512_load_mask(gt, o->b, j, m) : _mm512_setzero_ps();
 
-	return nb_norm_vec(nb_avx512_load_mask(t, o->x, j, m), o->vmu, o->vr,
+	return nb_norm_vec(nb_avx512_load_mask(t, o->x, j, m), o->vmu, o->vr, o->vml,
 			   nb_avx512_load_mask(gt, o->g, j, m), vb, center, bias);
 }
 
@@ -419,7 +433,7 @@ NB_AVX512_INLINE __m512 nb_out_full(enum nb_dtype t, enum nb_dtype gt,
 {
 	__m512 vb = bias ? nb_avx512_load(gt, o->b, j) : _mm512_setzero_ps();
 
-	return nb_norm_vec(nb_avx512_load(t, o->x, j), o->vmu, o->vr,
+	return nb_norm_vec(nb_avx512_load(t, o->x, j), o->vmu, o->vr, o->vml,
 			   nb_avx512_load(gt, o->g, j), vb, center, bias);
 }
 
@@ -675,31 +689,38 @@ NB_AVX512_INLINE size_t nb_first_len(const struct nb_problem *p, enum nb_variant
 NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
 				    enum nb_variant v, bool welford, const struct nb_wplan *wp,
 				    const void *x, struct nb_acc *a,
-				    float *mu, float *r, struct nb_pf *pf, const char *pf_row)
+				    float mu[2], float *r, struct nb_pf *pf, const char *pf_row)
 {
 	float eps = (float)p->conv.eps;
 	size_t es = nb_elem_size(t);
 	size_t nb = p->n * es, work = nb_row_work(p, v, welford) * es;
-	float total, div, ms;
+	float shift = _mm512_cvtss_f32(a->vmu);
+	float total, div, ms, s1;
 
-	*mu = 0.0f;
+	mu[0] = mu[1] = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
+		div = (float)p->n;
 		if (welford) {
-			nb_welford_merge(a, wp, mu, &total);
-			if (!isfinite(*mu))
+			float mean;
+
+			nb_welford_merge(a, wp, &mean, &total);
+			nb_two_sum_f(shift, mean, &mu[0], &mu[1]);
+			if (!isfinite(mu[0]))
 				return false;
-			div = (float)p->n;
 			break;
 		}
-		*mu = nb_reduce8(a->s) / (float)p->n;
-		if (!isfinite(*mu))
+		mu[0] = shift + nb_reduce8(a->s) / div;
+		if (!isfinite(mu[0]))
 			return false;
 		nb_pf_pass(pf, pf_row + 2 * nb / 3, NB_UNROLL * es, nb, work);
-		nb_acc_init(a, *mu);
+		nb_acc_init(a, mu[0]);
 		nb_acc_rest(a, NB_STAT_DEV, t, x, 0, p->n, pf);
-		total = nb_reduce8(a->q);
-		div = (float)p->n;
+		s1 = nb_reduce8(a->s);
+		mu[1] = s1 / div;
+		total = nb_reduce8(a->q) - s1 * mu[1];
+		if (total < 0.0f)
+			total = 0.0f;
 		break;
 	case NB_VARIANT_PRMSNORM:
 		total = nb_reduce8(a->q);
@@ -726,11 +747,20 @@ NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
 	return isfinite(*r);
 }
 
+/* LayerNorm's shift c = x_0 of a row's first pass (the mean scheme), 0 for
+ * the other variants. */
+NB_AVX512_INLINE float nb_first_shift(enum nb_dtype t, enum nb_variant v, const void *x)
+{
+	if (v != NB_VARIANT_LAYERNORM)
+		return 0.0f;
+	return _mm512_cvtss_f32(nb_avx512_load_mask(t, x, 0, (__mmask16)1));
+}
+
 /* mu and r of one row by itself (no fused write pass before it), as
  * nb_row_finish. */
 NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 				   enum nb_variant v, bool welford, const struct nb_wplan *wp,
-				   const void *x, float *mu, float *r,
+				   const void *x, float mu[2], float *r,
 				   struct nb_pf *pf, const char *pf_row)
 {
 	size_t es = nb_elem_size(t);
@@ -746,7 +776,7 @@ NB_AVX512_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 	default: until = pf_row + nb / 2; break;
 	}
 	nb_pf_pass(pf, until, NB_UNROLL * es, nb, work);
-	nb_acc_init(&a, 0.0f);
+	nb_acc_init(&a, nb_first_shift(t, v, x));
 	nb_acc_rest(&a, nb_first_stat(v, welford), t, x, 0, nb_first_len(p, v), pf);
 	return nb_row_finish(p, t, v, welford, wp, x, &a, mu, r, pf, pf_row);
 }
@@ -815,7 +845,7 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 	enum nb_stat first = nb_first_stat(v, welford);
 	struct nb_job job = { .x = x0, .len = 0, .j = 0 };
 	struct nb_wplan wplan, *wp = NULL;
-	float mu = 0.0f, r = 0.0f;
+	float mu[2] = { 0.0f, 0.0f }, r = 0.0f;
 	bool ok;
 
 	if (welford) {
@@ -823,14 +853,15 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 		wp = &wplan;
 	}
 	ok = row_begin < row_end &&
-	     nb_row_stats(p, t, v, welford, wp, x0 + row_begin * stride, &mu, &r, &pf,
+	     nb_row_stats(p, t, v, welford, wp, x0 + row_begin * stride, mu, &r, &pf,
 			  nb_pf_row(x0, stride, row_begin));
 
 	for (size_t i = row_begin; i < row_end; i++) {
 		const char *pf_row = nb_pf_row(x0, stride, i);
 		const char *next = fuse && i + 1 < row_end ? x0 + (i + 1) * stride : NULL;
 		struct nb_row_out o = { x0 + i * stride, g, b, (char *)p->y + i * stride,
-					_mm512_set1_ps(mu), _mm512_set1_ps(r) };
+					_mm512_set1_ps(mu[0]), _mm512_set1_ps(r),
+					_mm512_set1_ps(mu[1] * r) };
 		/* streamed, the whole lines start at y's first line boundary;
 		 * otherwise at the row start */
 		size_t head = stream ? ((64 - ((uintptr_t)o.y & 63)) & 63) / es : 0;
@@ -843,7 +874,7 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 			next = NULL;
 		} else {
 			if (next) {
-				nb_acc_init(&job.acc, 0.0f);
+				nb_acc_init(&job.acc, nb_first_shift(t, v, next));
 				job.x = next;
 				job.len = nb_first_len(p, v);
 				job.j = 0;
@@ -865,10 +896,10 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 		}
 		if (next) {
 			nb_acc_rest(&job.acc, first, t, next, job.j, job.len, &pf);
-			ok = nb_row_finish(p, t, v, welford, wp, next, &job.acc, &mu, &r, &pf,
+			ok = nb_row_finish(p, t, v, welford, wp, next, &job.acc, mu, &r, &pf,
 					   nb_pf_row(x0, stride, i + 1));
 		} else if (i + 1 < row_end) {
-			ok = nb_row_stats(p, t, v, welford, wp, x0 + (i + 1) * stride, &mu, &r,
+			ok = nb_row_stats(p, t, v, welford, wp, x0 + (i + 1) * stride, mu, &r,
 					  &pf, nb_pf_row(x0, stride, i + 1));
 		}
 	}
@@ -891,7 +922,12 @@ NB_AVX512_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 
 /*
  * LayerNorm: y = g * (x - mu) * r (+ b), mu = sum x / n,
- * r = 1/sqrt(sum (x - mu)^2 / n + eps) (or 1/(sqrt(.) + eps)).
+ * r = 1/sqrt(sum (x - mu)^2 / n + eps) (or 1/(sqrt(.) + eps)), by the mean
+ * scheme of kernels/nb_kernels.h: pass 1 sums x - x_0 (mu_hi = x_0 + that
+ * / n), pass 2 sums t = x - mu_hi and t^2 (mu_lo = S1 / n, M2 = S2 - S1
+ * mu_lo), the write is fma(x - mu_hi, r, -(mu_lo r)) * g (+ b); the bound
+ * (verify/nb_accuracy.c, docs/verification.md) grows with |mu|/sigma only
+ * through u|mu|.
  * f32 accumulation; 3 passes over x (sum, squared deviations, write).
  */
 NB_FWD_KERNEL(nb_layernorm_fwd_f32_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_F32,
@@ -908,12 +944,15 @@ NB_FWD_KERNEL(nb_layernorm_fwd_f16_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_F16,
  *   delta = x - m;  m += delta * (1/c);  M2 += delta * (x - m_new)
  * (both by FMA; c the lane's count, 1/c one rounded reciprocal per step,
  * shared by every lane of the step), then Chan's merges in a fixed tree
- * (nb_welford_merge); var = M2 / n. f32 accumulation; 2 passes over x
- * (statistics, write), so rows of at most NB_FUSE_MAX_ROW_BYTES are fused
- * like RMSNorm's. In place allowed.
- * Error contract (verify/nb_accuracy.c, nb_stats_layernorm, algorithm
+ * (nb_welford_merge); var = M2 / n. The update runs on x - x_0 (the shift
+ * c = x_0 of the mean scheme, kernels/nb_kernels.h; a fused row carries the
+ * next row's c in its accumulator), and TwoSum(c, mean) gives mu_hi + mu_lo
+ * exactly for the write fma(x - mu_hi, r, -(mu_lo r)). f32 accumulation;
+ * 2 passes over x (statistics, write), so rows of at most
+ * NB_FUSE_MAX_ROW_BYTES are fused like RMSNorm's. In place allowed.
+ * Error contract (verify/nb_accuracy.c, nb_stats_layernorm_pair, algorithm
  * "welford": each update or merge makes a local error <= 7 u M in the mean,
- * M = max|x|): an update's is <= 3u |x - m| / c + u |m| (delta, the
+ * M = max|x - x_0|): an update's is <= 3u |x - m| / c + u |m| (delta, the
  * reciprocal and the FMA: one rounding each), a merge's <= 3u |m_b - m_a|
  * n_b/n + u |m| (delta, n_b/n, the FMA); |x - m|, |m_b - m_a| <= 2M, so both
  * stay within 7 u M. M2: an update's increment delta (x - m_new) rounds

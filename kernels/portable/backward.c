@@ -44,7 +44,7 @@
  * accumulators per sum in a fixed lane tree. Passes over x per row: RMS
  * family 2 (the sums of squares and S/r = sum dyh x together, then the write
  * pass), LayerNorm 3 (mean; squared deviations, sum dyh and sum dyh (x - mu);
- * write). Aliasing: dx must not overlap x, dy, gain or the partials
+ * write), with the mean scheme of nb_portable_tmpl.h (mu = mu_hi + mu_lo). Aliasing: dx must not overlap x, dy, gain or the partials
  * (nb_kernel_prepare refuses dx == x and dx == dy). Any alignment.
  *
  * Special values: a NaN/Inf among the statistic's elements of x gives a NaN

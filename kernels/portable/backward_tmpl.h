@@ -124,12 +124,12 @@ NB_PORTABLE_INLINE void NB_FN(rms_bwd)(const struct nb_problem *p, enum nb_dtype
 
 NB_PORTABLE_INLINE void NB_FN(ln_bwd_write)(const struct nb_problem *p, enum nb_dtype t,
 					    const void *x, const void *dy, void *dx,
-					    NB_T mu, NB_T r, NB_T mdy, NB_T coef,
+					    NB_T mu, NB_T mu_lo, NB_T r, NB_T mdy, NB_T coef,
 					    NB_T *restrict dg, NB_T *restrict db, bool has_db)
 {
 	for (size_t j = 0; j < p->n; j++) {
 		NB_T dyj = NB_LD(t, dy, j);
-		NB_T xh = (NB_LD(t, x, j) - mu) * r;
+		NB_T xh = ((NB_LD(t, x, j) - mu) - mu_lo) * r;
 		NB_T dyh = dyj * NB_LD(t, p->gain, j);
 
 		NB_ST(t, dx, j, r * ((dyh - mdy) - xh * coef));
@@ -153,30 +153,16 @@ NB_PORTABLE_INLINE void NB_FN(ln_bwd)(const struct nb_problem *p, enum nb_dtype 
 		const unsigned char *x = (const unsigned char *)p->x + i * stride;
 		const unsigned char *dy = (const unsigned char *)p->dy + i * stride;
 		unsigned char *dx = (unsigned char *)p->dx + i * stride;
-		NB_T v[NB_LANES] = { 0 }, b[NB_LANES] = { 0 }, e[NB_LANES] = { 0 };
-		NB_T sum = NB_FN(row_sum)(t, x, n), mu, vs, sdy, sdot, r, q, mdy, coef;
-		size_t j;
+		NB_T mu = NB_FN(mean_hi)(t, x, n), mu_lo, sums[4], vs, sdy, sdot, r, q, mdy, coef;
 
-		mu = sum / (NB_T)n;
-		for (j = 0; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++) {
-				NB_T dv = NB_LD(t, x, j + l) - mu;
-				NB_T dyh = NB_LD(t, dy, j + l) * NB_LD(t, p->gain, j + l);
-				v[l] += dv * dv;
-				b[l] += dyh;
-				e[l] += dyh * dv;
-			}
-		for (size_t l = 0; j + l < n; l++) {
-			NB_T dv = NB_LD(t, x, j + l) - mu;
-			NB_T dyh = NB_LD(t, dy, j + l) * NB_LD(t, p->gain, j + l);
-			v[l] += dv * dv;
-			b[l] += dyh;
-			e[l] += dyh * dv;
-		}
-		vs = NB_LANE_SUM(v);
-		sdy = NB_LANE_SUM(b);
-		sdot = NB_LANE_SUM(e);
-		if (!(NB_FABS(sum) <= NB_T_MAX) || !(vs <= NB_T_MAX) ||
+		/* the mean scheme (nb_portable_tmpl.h): sum dyh (x - mu) =
+		 * sum dyh (x - mu_hi) - mu_lo sum dyh */
+		NB_FN(ln_sums)(t, x, dy, p->gain, n, mu, false, sums);
+		mu_lo = sums[0] / (NB_T)n;
+		vs = NB_FN(m2_of)(sums[0], sums[1], mu_lo);
+		sdy = sums[2];
+		sdot = sums[3] - mu_lo * sdy;
+		if (!(NB_FABS(mu) <= NB_T_MAX) || !(vs <= NB_T_MAX) ||
 		    !(NB_FABS(sdy) <= NB_T_MAX) || !(NB_FABS(sdot) <= NB_T_MAX) ||
 		    (vs < NB_T_TINY && eps * (NB_T)n < NB_T_TINY)) {
 			nb_portable_bwd_row_scaled(p, i, NB_T_DTYPE, dg, db);
@@ -186,8 +172,9 @@ NB_PORTABLE_INLINE void NB_FN(ln_bwd)(const struct nb_problem *p, enum nb_dtype 
 		mdy = sdy / (NB_T)n;
 		coef = q * (sdot * r) / (NB_T)n;
 		if (db)
-			NB_FN(ln_bwd_write)(p, t, x, dy, dx, mu, r, mdy, coef, dg, db, true);
+			NB_FN(ln_bwd_write)(p, t, x, dy, dx, mu, mu_lo, r, mdy, coef, dg, db, true);
 		else
-			NB_FN(ln_bwd_write)(p, t, x, dy, dx, mu, r, mdy, coef, dg, NULL, false);
+			NB_FN(ln_bwd_write)(p, t, x, dy, dx, mu, mu_lo, r, mdy, coef, dg, NULL,
+					    false);
 	}
 }

@@ -16,7 +16,9 @@
  *             (sum x')^2) / d  (divisor d: x = [x', -sum x'])
  *   y_j = (x_j r) g_j (+ b_j when bias is not NULL)
  * LayerNorm: mu = sum x / n, var = sum (x - mu)^2 / n (two-pass, never
- *   E[x^2] - mu^2), r as above with var for ms, y_j = ((x_j - mu) r) g_j (+ b_j).
+ *   E[x^2] - mu^2), r as above with var for ms, y_j = ((x_j - mu) r) g_j (+ b_j),
+ *   mu carried as mu_hi + mu_lo by the mean scheme (nb_portable_tmpl.h,
+ *   kernels/nb_kernels.h), so |mu|/sigma costs only u|mu| in the variance.
  * LayerNorm Welford: mean and M2 by Welford's update in 8 interleaved lanes,
  *   merged by Chan's formula in a fixed order; then the same write pass.
  *
@@ -63,6 +65,10 @@
  * merged pairwise by Chan's formula (n_ab = n_a + n_b, delta = mean_b -
  * mean_a, mean = mean_a + delta n_b / n_ab, M2 = M2_a + M2_b + delta^2 n_a
  * n_b / n_ab) in the fixed tree ((0,1),(2,3)),((4,5),(6,7)). var = M2 / n.
+ * The update runs on x_j - c, c = x_0 (the shift bounds the mean's error by
+ * max|x - x_0| instead of max|x|); the mean m_s of the shifted row gives
+ * mu = c + m_s split exactly by TwoSum into mu_hi + mu_lo, and the write pass
+ * is ((x - mu_hi) - mu_lo) r (the mean scheme, nb_portable_tmpl.h).
  * f32 accumulation, 2 passes over x (statistics, write); in place allowed.
  */
 struct nb_welford {
@@ -97,19 +103,19 @@ static void nb_ln_welford_f32(const struct nb_problem *p, size_t row_begin, size
 		float mean[NB_LANES] = { 0 }, m2[NB_LANES] = { 0 };
 		struct nb_welford w[NB_LANES];
 		size_t steps = n / NB_LANES, rem = n % NB_LANES;
-		float r;
+		float shift = nb_ldf(t, x, 0), mu_hi, mu_lo, r;
 
 		for (size_t s = 0; s < steps; s++) {
 			float c = (float)(s + 1);
 			for (size_t l = 0; l < NB_LANES; l++) {
-				float v = nb_ldf(t, x, s * NB_LANES + l);
+				float v = nb_ldf(t, x, s * NB_LANES + l) - shift;
 				float delta = v - mean[l];
 				mean[l] += delta / c;
 				m2[l] += delta * (v - mean[l]);
 			}
 		}
 		for (size_t l = 0; l < rem; l++) {
-			float v = nb_ldf(t, x, steps * NB_LANES + l);
+			float v = nb_ldf(t, x, steps * NB_LANES + l) - shift;
 			float delta = v - mean[l];
 			mean[l] += delta / (float)(steps + 1);
 			m2[l] += delta * (v - mean[l]);
@@ -121,11 +127,12 @@ static void nb_ln_welford_f32(const struct nb_problem *p, size_t row_begin, size
 		}
 		w[0] = nb_chan(nb_chan(nb_chan(w[0], w[1]), nb_chan(w[2], w[3])),
 			       nb_chan(nb_chan(w[4], w[5]), nb_chan(w[6], w[7])));
-		if (!(fabsf(w[0].mean) <= FLT_MAX) || !nb_r_of_f(w[0].m2, n, &p->conv, &r)) {
+		nb_two_sum_f(shift, w[0].mean, &mu_hi, &mu_lo);
+		if (!(fabsf(mu_hi) <= FLT_MAX) || !nb_r_of_f(w[0].m2, n, &p->conv, &r)) {
 			nb_portable_fwd_row_scaled(p, i);
 			continue;
 		}
-		nb_ln_write_f(p, t, x, y, w[0].mean, r);
+		nb_ln_write_f(p, t, x, y, mu_hi, mu_lo, r);
 	}
 }
 

@@ -76,17 +76,19 @@ NB_PORTABLE_INLINE void NB_FN(rms_fwd)(const struct nb_problem *p, enum nb_dtype
 
 /* ---- LayerNorm ---- */
 
-/* The write pass (the Welford kernel shares it). */
+/* The write pass (the Welford kernel shares it): ((x - mu_hi) - mu_lo) r,
+ * see the mean scheme in nb_portable_tmpl.h. */
 NB_PORTABLE_INLINE void NB_FN(ln_write)(const struct nb_problem *p, enum nb_dtype t,
-					const void *x, void *y, NB_T mu, NB_T r)
+					const void *x, void *y, NB_T mu_hi, NB_T mu_lo, NB_T r)
 {
 	if (p->bias)
 		for (size_t j = 0; j < p->n; j++)
-			NB_ST(t, y, j, ((NB_LD(t, x, j) - mu) * r) * NB_LD(t, p->gain, j) +
-				       NB_LD(t, p->bias, j));
+			NB_ST(t, y, j, (((NB_LD(t, x, j) - mu_hi) - mu_lo) * r) *
+					       NB_LD(t, p->gain, j) + NB_LD(t, p->bias, j));
 	else
 		for (size_t j = 0; j < p->n; j++)
-			NB_ST(t, y, j, ((NB_LD(t, x, j) - mu) * r) * NB_LD(t, p->gain, j));
+			NB_ST(t, y, j, (((NB_LD(t, x, j) - mu_hi) - mu_lo) * r) *
+					       NB_LD(t, p->gain, j));
 }
 
 NB_PORTABLE_INLINE void NB_FN(ln_fwd)(const struct nb_problem *p, enum nb_dtype t,
@@ -98,29 +100,19 @@ NB_PORTABLE_INLINE void NB_FN(ln_fwd)(const struct nb_problem *p, enum nb_dtype 
 	for (size_t i = row_begin; i < row_end; i++) {
 		const unsigned char *x = (const unsigned char *)p->x + i * stride;
 		unsigned char *y = (unsigned char *)p->y + i * stride;
-		NB_T v[NB_LANES] = { 0 };
-		NB_T sum = NB_FN(row_sum)(t, x, n), mu, r;
-		size_t j;
+		NB_T mu = NB_FN(mean_hi)(t, x, n), mu_lo, sums[4], r;
 
-		if (!(NB_FABS(sum) <= NB_T_MAX)) {
+		if (!(NB_FABS(mu) <= NB_T_MAX)) {
 			nb_portable_fwd_row_scaled(p, i);
 			continue;
 		}
-		mu = sum / (NB_T)n;
-		for (j = 0; j + NB_LANES <= n; j += NB_LANES)
-			for (size_t l = 0; l < NB_LANES; l++) {
-				NB_T dv = NB_LD(t, x, j + l) - mu;
-				v[l] += dv * dv;
-			}
-		for (size_t l = 0; j + l < n; l++) {
-			NB_T dv = NB_LD(t, x, j + l) - mu;
-			v[l] += dv * dv;
-		}
-		if (!NB_FN(r_of)(NB_LANE_SUM(v), n, &p->conv, &r)) {
+		NB_FN(ln_sums)(t, x, NULL, NULL, n, mu, false, sums);
+		mu_lo = sums[0] / (NB_T)n;
+		if (!NB_FN(r_of)(NB_FN(m2_of)(sums[0], sums[1], mu_lo), n, &p->conv, &r)) {
 			nb_portable_fwd_row_scaled(p, i);
 			continue;
 		}
-		NB_FN(ln_write)(p, t, x, y, mu, r);
+		NB_FN(ln_write)(p, t, x, y, mu, mu_lo, r);
 	}
 }
 
