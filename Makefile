@@ -116,3 +116,35 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/bench/main.d
+
+# ---- fuzzing (issue 14, docs/results-files.md) ----
+#   make fuzz      build $(BUILD)/fuzz/fuzz_readers (libFuzzer, clang) and
+#                  generate its seed corpus from a real run
+# The readers are compiled by clang with coverage and ASan/UBSan; the rest
+# of the library comes from the normal (gcc) build.
+FUZZ_CC ?= clang
+FUZZ_DEPS := clang libclang-rt-14-dev
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC := common/nb_status.c bench/nb_h5io.c bench/nb_results.c bench/nb_publish.c \
+	verify/nb_verify_file.c reports/nb_report_input.c bench/nb_compare.c
+FUZZ_OBJ := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/%.o)
+FUZZ_BIN := $(BUILD)/fuzz/fuzz_readers
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BIN) $(BIN)
+	scripts/fuzz-seeds.sh $(BIN) $(BUILD)/fuzz/seeds
+	@echo "fuzz: run e.g.  mkdir -p $(BUILD)/fuzz/corpus && $(FUZZ_BIN) -timeout=10" \
+		"-max_total_time=600 $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds"
+
+$(BUILD)/fuzz/.deps: scripts/deps.sh
+	@mkdir -p $(@D)
+	@scripts/deps.sh $(FUZZ_DEPS)
+	@touch $@
+
+$(BUILD)/fuzz/%.o: %.c $(BUILD)/fuzz/.deps $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEP_CFLAGS) -c $< -o $@
+
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz/fuzz_readers.o $(FUZZ_OBJ) $(LIB)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@ -lgomp $(DEP_LIBS)

@@ -8,6 +8,7 @@
 
 #include "bench/nb_commands.h"
 #include "bench/nb_compare.h"
+#include "bench/nb_publish.h"
 #include "bench/nb_sweep.h"
 
 enum {
@@ -79,34 +80,42 @@ static void nb_compare_usage(FILE *out)
 		NB_COMPARE_MIN_CLEAN);
 }
 
-/* Writes the report with fn to path ("-": stdout). */
+/* Writes the report with fn to path ("-": stdout), under a temporary name
+ * renamed into place only when complete. */
 static int nb_write_report(const char *path, const char *what,
 			   void (*fn)(const struct nb_compare_report *, FILE *),
 			   const struct nb_compare_report *rep)
 {
-	FILE *f;
-	int bad;
+	struct nb_text_out out;
 
 	if (strcmp(path, "-") == 0) {
 		fn(rep, stdout);
 		return fflush(stdout) == 0 ? 0 : -1;
 	}
-	if (nb_results_make_parent_dirs(path) != NB_OK) {
-		fprintf(stderr, "normbench compare: %s: %s\n", what, nb_error());
-		return -1;
+	if (nb_text_out_begin(path, &out) == NB_OK) {
+		fn(rep, out.fp);
+		if (nb_text_out_commit(&out, true) == NB_OK)
+			return 0;
 	}
-	f = fopen(path, "w");
-	if (!f) {
-		perror(path);
-		return -1;
+	fprintf(stderr, "normbench compare: %s: %s\n", what, nb_error());
+	return -1;
+}
+
+/* The --md and --json files must not be an input, nor each other. */
+static enum nb_status nb_check_outputs(const char *md, const char *json, const char **base,
+				       size_t nbase, const char **cand, size_t ncand)
+{
+	const char *outs[2] = { md, json };
+	const char *what[2] = { "--md", "--json" };
+
+	for (int i = 0; i < 2; i++) {
+		if (nb_check_not_input(what[i], outs[i], base, nbase) != NB_OK ||
+		    nb_check_not_input(what[i], outs[i], cand, ncand) != NB_OK)
+			return NB_ERR_INVALID;
 	}
-	fn(rep, f);
-	bad = ferror(f);
-	if (fclose(f) != 0 || bad) {
-		fprintf(stderr, "normbench compare: could not write %s %s\n", what, path);
-		return -1;
-	}
-	return 0;
+	if (md && json && strcmp(md, "-") != 0 && strcmp(md, json) == 0)
+		return nb_fail(NB_ERR_INVALID, "--md and --json name the same file %s", md);
+	return NB_OK;
 }
 
 static int nb_push(const char ***list, size_t *n, const char *path)
@@ -185,7 +194,8 @@ int nb_cmd_compare(int argc, char **argv)
 			rc = NB_EXIT_OK;
 			goto free_lists;
 		default:
-			nb_compare_usage(stderr);
+			/* getopt said what was wrong, in one line */
+			fprintf(stderr, "normbench compare: see 'normbench compare --help'\n");
 			goto free_lists;
 		}
 		if (st != NB_OK) {
@@ -204,8 +214,12 @@ int nb_cmd_compare(int argc, char **argv)
 		goto free_lists;
 	}
 	if (nbase == 0 || ncand == 0) {
-		fprintf(stderr, "normbench compare: need a BASE and a NEW results file\n");
-		nb_compare_usage(stderr);
+		fprintf(stderr, "normbench compare: need a BASE and a NEW results file (see "
+			"'normbench compare --help')\n");
+		goto free_lists;
+	}
+	if (nb_check_outputs(md, json, base, nbase, cand, ncand) != NB_OK) {
+		fprintf(stderr, "normbench compare: %s\n", nb_error());
 		goto free_lists;
 	}
 	if (nb_compare_opts_check(&o) != NB_OK) {

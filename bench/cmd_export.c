@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_publish.h"
 #include "bench/nb_results.h"
 
 static void nb_export_usage(FILE *out)
@@ -23,31 +24,31 @@ static void nb_export_usage(FILE *out)
 		"Existing CSV files are replaced only with --force.\n");
 }
 
-/* Writes one CSV through a temporary file renamed into place. */
-static enum nb_status nb_export_one(const struct nb_results *r, const char *dir,
-				    const char *name, bool force)
+/* Writes one CSV through a temporary file renamed into place; never onto
+ * the input file. */
+static enum nb_status nb_export_one(const struct nb_results *r, const char *input,
+				    const char *dir, const char *name, bool force)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 32];
-	FILE *f;
+	char path[PATH_MAX];
+	struct nb_text_out out;
 	enum nb_status st;
 
 	if (snprintf(path, sizeof(path), "%s/%s.csv", dir, name) >= (int)sizeof(path))
 		return nb_fail(NB_ERR_INVALID, "output folder name too long");
+	if (nb_check_not_input("output", path, &input, 1) != NB_OK)
+		return NB_ERR_INVALID;
 	if (!force && access(path, F_OK) == 0)
 		return nb_fail(NB_ERR_IO, "%s exists (use --force to replace it)", path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return nb_fail(NB_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-	st = strcmp(name, "meta") == 0 ? nb_results_write_meta_csv(r, f)
-		: nb_results_write_csv(r, name, f);
-	if (fclose(f) != 0 && st == NB_OK)
-		st = nb_fail(NB_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-	if (st == NB_OK && rename(tmp, path) != 0)
-		st = nb_fail(NB_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	st = nb_text_out_begin(path, &out);
 	if (st != NB_OK)
-		unlink(tmp);
-	return st;
+		return st;
+	st = strcmp(name, "meta") == 0 ? nb_results_write_meta_csv(r, out.fp)
+		: nb_results_write_csv(r, name, out.fp);
+	if (st != NB_OK) {
+		nb_text_out_abort(&out);
+		return st;
+	}
+	return nb_text_out_commit(&out, force);
 }
 
 int nb_cmd_export(int argc, char **argv)
@@ -120,10 +121,10 @@ int nb_cmd_export(int argc, char **argv)
 			goto free_results;
 		}
 	}
-	if (nb_export_one(&r, dir, "meta", force) != NB_OK)
+	if (nb_export_one(&r, argv[optind], dir, "meta", force) != NB_OK)
 		goto fail;
 	for (size_t i = 0; i < NB_RESULTS_NTABLES; i++)
-		if (nb_export_one(&r, dir, nb_results_table_name(i), force) != NB_OK)
+		if (nb_export_one(&r, argv[optind], dir, nb_results_table_name(i), force) != NB_OK)
 			goto fail;
 	printf("wrote %s/{meta,cells,samples,counters,stream,caches}.csv (%zu cells, %zu "
 	       "samples)\n", dir, r.ncells, r.nsamples);

@@ -18,6 +18,7 @@
 #include "bench/nb_busy.h"
 #include "bench/nb_commands.h"
 #include "bench/nb_counters.h"
+#include "bench/nb_publish.h"
 #include "bench/nb_results.h"
 #include "bench/nb_stats.h"
 #include "bench/nb_stream.h"
@@ -274,6 +275,23 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 	return NB_OK;
 }
 
+/* The output must be writable before anything is measured: not a folder,
+ * its folder creatable and writable. */
+static enum nb_status nb_run_check_destination(const char *output)
+{
+	char dir[4096];
+	struct stat sb;
+
+	if (stat(output, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return nb_fail(NB_ERR_INVALID, "-o %s is not a regular file (a folder?)", output);
+	if (nb_results_make_parent_dirs(output) != NB_OK)
+		return NB_ERR_IO;
+	nb_parent_dir(output, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return nb_fail(NB_ERR_IO, "cannot write into %s: %s", dir, strerror(errno));
+	return NB_OK;
+}
+
 static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_run_config *cfg)
 {
 	struct nb_sweep *s = &cfg->sweep;
@@ -372,6 +390,8 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 			return nb_fail(NB_ERR_INVALID, "--prms-round: '%s' is neither ceil nor "
 				       "floor", a->prms_round);
 	}
+	if (a->events && !*a->events)
+		return nb_fail(NB_ERR_INVALID, "--events: empty list (say 'none' for no events)");
 	if (a->events)
 		snprintf(s->events, sizeof(s->events), "%s",
 			 strcmp(a->events, "none") == 0 ? "" : a->events);
@@ -410,7 +430,7 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 			return nb_fail(NB_ERR_IO, "%s (from an interrupted run) exists: remove "
 				       "it or use --force", cfg->incomplete);
 	}
-	return NB_OK;
+	return nb_run_check_destination(cfg->output);
 }
 
 /* ---- buffers of one cell ---- */

@@ -131,7 +131,9 @@ static bool nb_parse_shape(const char *s, size_t *rows, size_t *d)
 	char x;
 	int used = 0;
 
-	if (sscanf(s, "%llu%c%llu%n", &r, &x, &c, &used) != 3 || (x != 'x' && x != 'X') ||
+	/* %llu reads "-1" as 2^64-1: digits only */
+	if (strspn(s, "0123456789xX") != strlen(s) ||
+	    sscanf(s, "%llu%c%llu%n", &r, &x, &c, &used) != 3 || (x != 'x' && x != 'X') ||
 	    s[used] != '\0' || r == 0 || c == 0)
 		return false;
 	*rows = (size_t)r;

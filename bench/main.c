@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_results.h"
 
 struct nb_command {
 	const char *name;
@@ -27,6 +28,8 @@ static void nb_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* before any HDF5 call: no at-exit cleanup, quiet errors (nb_results.h) */
+	nb_results_quiet_hdf5();
 	if (argc < 2) {
 		nb_usage(stderr);
 		return NB_EXIT_ERROR;

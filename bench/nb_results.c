@@ -2,11 +2,13 @@
  * tables through the high-level table API (H5TB), atomic writes by rename,
  * and a reader that refuses damaged, foreign and other-version files. */
 #include "bench/nb_results.h"
+#include "bench/nb_h5io.h"
 #include "bench/nb_publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,11 @@
 
 /* ---- field descriptors: one list per table, shared by writer and reader -- */
 
-enum nb_ft { NB_FT_STR, NB_FT_I32, NB_FT_U32, NB_FT_I64, NB_FT_U64, NB_FT_F64 };
+/* the kinds of the checked readers (bench/nb_h5io.h) */
+enum nb_ft {
+	NB_FT_STR = NB_H5_STR, NB_FT_I32 = NB_H5_I32, NB_FT_U32 = NB_H5_U32,
+	NB_FT_I64 = NB_H5_I64, NB_FT_U64 = NB_H5_U64, NB_FT_F64 = NB_H5_F64
+};
 
 struct nb_field {
 	const char *name;
@@ -207,6 +213,12 @@ static const struct nb_field nb_meta_fields[] = {
 
 void nb_results_quiet_hdf5(void)
 {
+	/* HDF5's own at-exit cleanup closes files again that a failed write
+	 * (disk full) left half-closed, and crashes doing so (SIGSEGV in
+	 * H5F__close_cb, HDF5 1.10): every normbench file is closed explicitly,
+	 * so skip it. Only effective before the library initialises: the
+	 * first HDF5 call of every path comes through here. */
+	H5dont_atexit();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
@@ -215,19 +227,6 @@ void nb_res_strcpy(char *dst, size_t size, const char *src)
 	if (size == 0)
 		return;
 	snprintf(dst, size, "%s", src ? src : "");
-}
-
-/* The value of an optional field a file lacks. */
-static void nb_field_default(const struct nb_field *f, char *p)
-{
-	switch (f->kind) {
-	case NB_FT_STR: memset(p, 0, f->size); break;
-	case NB_FT_I32: *(int32_t *)(void *)p = (int32_t)f->def; break;
-	case NB_FT_U32: *(uint32_t *)(void *)p = (uint32_t)f->def; break;
-	case NB_FT_I64: *(int64_t *)(void *)p = f->def; break;
-	case NB_FT_U64: *(uint64_t *)(void *)p = (uint64_t)f->def; break;
-	case NB_FT_F64: *(double *)(void *)p = (double)f->def; break;
-	}
 }
 
 void nb_results_init(struct nb_results *r)
@@ -349,47 +348,24 @@ static hid_t nb_field_type(const struct nb_field *f)
 	return -1;
 }
 
-/* A variable-length UTF-8 string type (new id). */
-static hid_t nb_vlstr_type(void)
-{
-	hid_t t = H5Tcopy(H5T_C_S1);
-
-	if (t < 0)
-		return t;
-	if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
-		H5Tclose(t);
-		return -1;
-	}
-	return t;
-}
-
-static hid_t nb_fapl_strong(void)
-{
-	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-
-	/* closing the file closes every object left open on an error path */
-	if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
-		H5Pclose(fapl);
-		return -1;
-	}
-	return fapl;
-}
-
 /* ---- writing ---- */
 
+/* A fixed-length UTF-8 string attribute (no global heap: a fixed string is
+ * stored in the object header, which carries a checksum). */
 static int nb_write_string_attr(hid_t loc, const char *name, const char *value)
 {
-	hid_t type = nb_vlstr_type();
+	hid_t type = H5Tcopy(H5T_C_S1);
 	hid_t space = H5Screate(H5S_SCALAR);
 	hid_t attr = -1;
 	int rc = -1;
 
-	if (type < 0 || space < 0)
+	if (type < 0 || space < 0 || H5Tset_size(type, strlen(value) + 1) < 0 ||
+	    H5Tset_strpad(type, H5T_STR_NULLTERM) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
 		goto close;
 	attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
 	if (attr < 0)
 		goto close;
-	if (H5Awrite(attr, type, &value) < 0)
+	if (H5Awrite(attr, type, value) < 0)
 		goto close;
 	rc = 0;
 close:
@@ -537,7 +513,7 @@ enum nb_status nb_results_write(const char *path, const struct nb_results *r, bo
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
 		return nb_fail(NB_ERR_INVALID, "output file name too long");
 
-	fapl = nb_fapl_strong();
+	fapl = nb_h5_fapl(true);
 	if (fapl < 0)
 		return nb_fail(NB_ERR_IO, "HDF5 refused a file access property list");
 	file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -573,131 +549,56 @@ close_fapl:
 	return st;
 }
 
-/* ---- reading ---- */
+/* ---- reading: every read goes through the checked readers of nb_h5io ---- */
 
-/* Reads a string attribute (variable or fixed length) into dst. */
-static int nb_read_string_attr(hid_t loc, const char *name, char *dst, size_t size)
+/* The checked readers' description of a field list. */
+static enum nb_status nb_columns(const struct nb_field *f, size_t n, struct nb_h5_column *cols)
 {
-	hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-	hid_t ftype = -1, mtype = -1;
-	int rc = -1;
-
-	if (attr < 0)
-		return -1;
-	ftype = H5Aget_type(attr);
-	if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING)
-		goto close;
-	if (H5Tis_variable_str(ftype) > 0) {
-		char *s = NULL;
-		mtype = nb_vlstr_type();
-		if (mtype < 0 || H5Aread(attr, mtype, &s) < 0)
-			goto close;
-		nb_res_strcpy(dst, size, s);
-		H5free_memory(s);
-	} else {
-		size_t fsize = H5Tget_size(ftype);
-		char *buf = calloc(1, fsize + 1);
-		if (!buf)
-			goto close;
-		mtype = H5Tcopy(H5T_C_S1);
-		if (mtype < 0 || H5Tset_size(mtype, fsize) < 0 ||
-		    H5Aread(attr, mtype, buf) < 0) {
-			free(buf);
-			goto close;
-		}
-		nb_res_strcpy(dst, size, buf);
-		free(buf);
-	}
-	rc = 0;
-close:
-	if (mtype >= 0)
-		H5Tclose(mtype);
-	if (ftype >= 0)
-		H5Tclose(ftype);
-	H5Aclose(attr);
-	return rc;
-}
-
-/* Reads a numeric attribute of exactly count elements (scalar: count 1). */
-static int nb_read_num_attr(hid_t loc, const char *name, hid_t memtype, void *dst,
-			    size_t max, size_t *count)
-{
-	hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-	hid_t space = -1, ftype = -1;
-	hssize_t n;
-	int rc = -1;
-
-	if (attr < 0)
-		return -1;
-	space = H5Aget_space(attr);
-	ftype = H5Aget_type(attr);
-	if (space < 0 || ftype < 0)
-		goto close;
-	if (H5Tget_class(ftype) != H5T_INTEGER && H5Tget_class(ftype) != H5T_FLOAT)
-		goto close;
-	n = H5Sget_simple_extent_npoints(space);
-	if (n < 0 || (size_t)n > max)
-		goto close;
-	if (n > 0 && H5Aread(attr, memtype, dst) < 0)
-		goto close;
-	*count = (size_t)n;
-	rc = 0;
-close:
-	if (ftype >= 0)
-		H5Tclose(ftype);
-	if (space >= 0)
-		H5Sclose(space);
-	H5Aclose(attr);
-	return rc;
+	if (n > NB_H5_MAX_COLUMNS)
+		return nb_fail(NB_ERR_INVALID, "a results table has more than %d fields",
+			       NB_H5_MAX_COLUMNS);
+	for (size_t i = 0; i < n; i++)
+		cols[i] = (struct nb_h5_column){ f[i].name, f[i].offset, f[i].size,
+						 (enum nb_h5_kind)f[i].kind, f[i].optional,
+						 f[i].def };
+	return NB_OK;
 }
 
 static enum nb_status nb_read_meta(hid_t file, const char *path, struct nb_results_meta *m)
 {
-	size_t counts[5];
+	static const char *const arrays[] = { "stream_threads", "stream_read_gbps",
+					      "stream_copy_gbps", "stream_copy_nt_gbps" };
+	void *const dst[] = { m->stream_threads, m->stream_read_gbps, m->stream_copy_gbps,
+			      m->stream_copy_nt_gbps };
+	struct nb_h5_column c[NB_H5_MAX_COLUMNS];
+	enum nb_status st = nb_columns(nb_meta_fields, NB_ARRAY_LEN(nb_meta_fields), c);
 	int stream_count = 0;
 
-	for (size_t i = 0; i < NB_ARRAY_LEN(nb_meta_fields); i++) {
-		const struct nb_field *f = &nb_meta_fields[i];
-		char *p = (char *)m + f->offset;
-		int rc;
+	for (size_t i = 0; i < NB_ARRAY_LEN(nb_meta_fields) && st == NB_OK; i++) {
+		char *p = (char *)m + c[i].offset;
 
-		if (f->optional && H5Aexists(file, f->name) == 0) {
-			nb_field_default(f, p);
-			continue;
-		}
-		if (f->kind == NB_FT_STR) {
-			rc = nb_read_string_attr(file, f->name, p, f->size);
-		} else {
-			hid_t t = nb_field_type(f);
-			size_t n = 0;
-			if (t < 0)
-				return nb_fail(NB_ERR_IO, "%s: HDF5 type error", path);
-			rc = nb_read_num_attr(file, f->name, t, p, 1, &n);
-			H5Tclose(t);
-			if (rc == 0 && n != 1)
-				rc = -1;
-		}
-		if (rc < 0)
-			return nb_fail(NB_ERR_IO,
-				       "%s is damaged: root attribute '%s' is missing or unreadable",
-				       path, f->name);
+		if (c[i].optional && !nb_h5_has_attr(file, c[i].name))
+			nb_h5_column_default(&c[i], p);
+		else if (c[i].kind == NB_H5_STR)
+			st = nb_h5_read_string_attr(file, c[i].name, p, c[i].size);
+		else
+			st = nb_h5_read_scalar_attr(file, c[i].name, c[i].kind, p);
 	}
-	if (nb_read_num_attr(file, "stream_count", H5T_NATIVE_INT, &stream_count, 1,
-			     &counts[0]) < 0 ||
-	    nb_read_num_attr(file, "stream_threads", H5T_NATIVE_INT, m->stream_threads,
-			     NB_RES_MAX_STREAM, &counts[1]) < 0 ||
-	    nb_read_num_attr(file, "stream_read_gbps", H5T_NATIVE_DOUBLE, m->stream_read_gbps,
-			     NB_RES_MAX_STREAM, &counts[2]) < 0 ||
-	    nb_read_num_attr(file, "stream_copy_gbps", H5T_NATIVE_DOUBLE, m->stream_copy_gbps,
-			     NB_RES_MAX_STREAM, &counts[3]) < 0 ||
-	    nb_read_num_attr(file, "stream_copy_nt_gbps", H5T_NATIVE_DOUBLE,
-			     m->stream_copy_nt_gbps, NB_RES_MAX_STREAM, &counts[4]) < 0)
-		return nb_fail(NB_ERR_IO, "%s is damaged: the stream_* root attributes are "
-			       "missing or unreadable", path);
-	for (int i = 1; i < 5; i++)
-		if (counts[i] != (size_t)stream_count)
-			return nb_fail(NB_ERR_IO, "%s is damaged: stream_* attributes disagree "
-				       "in length", path);
+	if (st == NB_OK)
+		st = nb_h5_read_scalar_attr(file, "stream_count", NB_H5_I32, &stream_count);
+	if (st == NB_OK && (stream_count < 0 || stream_count > NB_RES_MAX_STREAM))
+		st = nb_fail(NB_ERR_IO, "attribute 'stream_count' is %d, outside 0..%d",
+			     stream_count, NB_RES_MAX_STREAM);
+	for (size_t i = 0; i < NB_ARRAY_LEN(arrays) && st == NB_OK; i++) {
+		size_t n = 0;
+		st = nb_h5_read_number_attr(file, arrays[i], i ? NB_H5_F64 : NB_H5_I32, dst[i],
+					    NB_RES_MAX_STREAM, &n);
+		if (st == NB_OK && n != (size_t)stream_count)
+			st = nb_fail(NB_ERR_IO, "attribute '%s' has %zu values, stream_count "
+				     "says %d", arrays[i], n, stream_count);
+	}
+	if (st != NB_OK)
+		return nb_fail(NB_ERR_IO, "%s is damaged: root %s", path, nb_error());
 	m->stream_count = stream_count;
 	return NB_OK;
 }
@@ -705,96 +606,62 @@ static enum nb_status nb_read_meta(hid_t file, const char *path, struct nb_resul
 static enum nb_status nb_read_table(hid_t group, const char *path, const struct nb_table *t,
 				    void **rows_out, size_t *count_out)
 {
-	hid_t dset, ftype = -1, space = -1, mtype = -1;
-	hssize_t n;
-	void *rows = NULL;
-	enum nb_status st = NB_OK;
-	bool missing[64] = { false };
+	struct nb_h5_column c[NB_H5_MAX_COLUMNS];
+	enum nb_status st = nb_columns(t->fields, t->nfields, c);
 
-	if (t->nfields > NB_ARRAY_LEN(missing))
-		return nb_fail(NB_ERR_INVALID, "/bench/%s: too many fields", t->name);
+	if (st == NB_OK)
+		st = nb_h5_read_table(group, t->name, c, t->nfields, t->row_size, rows_out,
+				      count_out);
+	if (st != NB_OK)
+		return nb_fail(st, "%s is damaged: /bench/%s", path, nb_error());
+	return NB_OK;
+}
 
-	dset = H5Dopen2(group, t->name, H5P_DEFAULT);
-	if (dset < 0)
-		return nb_fail(NB_ERR_IO, "%s is damaged: /bench/%s is missing or unreadable",
-			       path, t->name);
-	ftype = H5Dget_type(dset);
-	space = H5Dget_space(dset);
-	if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_COMPOUND) {
-		st = nb_fail(NB_ERR_IO, "%s is damaged: /bench/%s is not a table", path, t->name);
-		goto close;
+/* A time in seconds a reader can divide by. */
+static bool nb_time_ok(double s)
+{
+	return isfinite(s) && s > 0;
+}
+
+/* The values must be ones normbench can have written: a reader then never
+ * divides by zero, prints NaN speedups or loops over a count of threads 0. */
+static enum nb_status nb_check_values(const struct nb_results *r, const char *path)
+{
+	const struct nb_results_meta *m = &r->meta;
+	const double meta_nonneg[] = { m->duration_s, m->timer_resolution_ns, m->warmup_ms,
+				       m->min_sample_ms, m->max_sample_ms, m->eps, m->prms_p };
+
+	for (size_t i = 0; i < NB_ARRAY_LEN(meta_nonneg); i++)
+		if (!isfinite(meta_nonneg[i]) || meta_nonneg[i] < 0)
+			return nb_fail(NB_ERR_IO, "%s is damaged: a root attribute holds %g "
+				       "(negative or not finite)", path, meta_nonneg[i]);
+	if (m->complete != 0 && m->complete != 1)
+		return nb_fail(NB_ERR_IO, "%s is damaged: root attribute 'complete' is %d",
+			       path, m->complete);
+	for (int i = 0; i < m->stream_count; i++)
+		if (m->stream_threads[i] < 1 || !isfinite(m->stream_read_gbps[i]) ||
+		    !isfinite(m->stream_copy_gbps[i]) || !isfinite(m->stream_copy_nt_gbps[i]))
+			return nb_fail(NB_ERR_IO, "%s is damaged: STREAM entry %d holds a "
+				       "thread count < 1 or a value that is not finite", path, i);
+	for (size_t i = 0; i < r->ncells; i++) {
+		const struct nb_cell_row *c = &r->cells[i];
+		if (c->threads < 1)
+			return nb_fail(NB_ERR_IO, "%s is damaged: cell %zu has %d threads", path,
+				       i, (int)c->threads);
+		if (!isfinite(c->median_s) || c->median_s < 0)
+			return nb_fail(NB_ERR_IO, "%s is damaged: cell %zu has a median time of "
+				       "%g s", path, i, c->median_s);
 	}
-	/* HDF5 converts compound members by name and silently leaves a
-	 * member that the file lacks untouched: insist on every one but the
-	 * optional ones, which get their default below */
-	for (size_t i = 0; i < t->nfields; i++) {
-		missing[i] = H5Tget_member_index(ftype, t->fields[i].name) < 0;
-		if (missing[i] && !t->fields[i].optional) {
-			st = nb_fail(NB_ERR_IO, "%s: /bench/%s has no field '%s' (not a "
-				     "schema %d file?)", path, t->name, t->fields[i].name,
-				     NB_RESULTS_SCHEMA_VERSION);
-			goto close;
-		}
+	for (size_t i = 0; i < r->nsamples; i++) {
+		const struct nb_sample_row *s = &r->samples[i];
+		if (!nb_time_ok(s->seconds))
+			return nb_fail(NB_ERR_IO, "%s is damaged: sample %zu lasted %g s (a time "
+				       "must be finite and > 0)", path, i, s->seconds);
+		if (s->iterations < 1)
+			return nb_fail(NB_ERR_IO, "%s is damaged: sample %zu has 0 iterations",
+				       path, i);
 	}
-	n = H5Sget_simple_extent_npoints(space);
-	if (n < 0) {
-		st = nb_fail(NB_ERR_IO, "%s is damaged: /bench/%s has no size", path, t->name);
-		goto close;
-	}
-	mtype = H5Tcreate(H5T_COMPOUND, t->row_size);
-	if (mtype < 0) {
-		st = nb_fail(NB_ERR_IO, "HDF5 refused a compound type");
-		goto close;
-	}
-	for (size_t i = 0; i < t->nfields; i++) {
-		hid_t ft = missing[i] ? 0 : nb_field_type(&t->fields[i]);
-		herr_t e = missing[i] ? 0 : ft < 0 ? -1 : H5Tinsert(mtype, t->fields[i].name,
-								      t->fields[i].offset, ft);
-		if (!missing[i] && ft >= 0)
-			H5Tclose(ft);
-		if (e < 0) {
-			st = nb_fail(NB_ERR_IO, "HDF5 refused a table field type");
-			goto close;
-		}
-	}
-	if (n > 0) {
-		rows = calloc((size_t)n, t->row_size);
-		if (!rows) {
-			st = nb_fail(NB_ERR_NOMEM, "no memory for /bench/%s (%lld rows)", t->name,
-				     (long long)n);
-			goto close;
-		}
-		if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-			st = nb_fail(NB_ERR_IO, "%s is damaged: cannot read /bench/%s", path,
-				     t->name);
-			free(rows);
-			rows = NULL;
-			goto close;
-		}
-		for (size_t i = 0; i < t->nfields; i++)
-			for (hssize_t j = 0; missing[i] && j < n; j++)
-				nb_field_default(&t->fields[i], (char *)rows +
-						 (size_t)j * t->row_size + t->fields[i].offset);
-		/* a full-width string has no NUL in the file: terminate it */
-		for (size_t i = 0; i < t->nfields; i++) {
-			if (t->fields[i].kind != NB_FT_STR)
-				continue;
-			for (hssize_t j = 0; j < n; j++)
-				((char *)rows)[(size_t)j * t->row_size + t->fields[i].offset +
-					       t->fields[i].size - 1] = '\0';
-		}
-	}
-	*rows_out = rows;
-	*count_out = (size_t)n;
-close:
-	if (mtype >= 0)
-		H5Tclose(mtype);
-	if (space >= 0)
-		H5Sclose(space);
-	if (ftype >= 0)
-		H5Tclose(ftype);
-	H5Dclose(dset);
-	return st;
+	return NB_OK;
 }
 
 /* Cross-references between the tables must hold, or the file lies. */
@@ -818,76 +685,37 @@ static enum nb_status nb_check_links(const struct nb_results *r, const char *pat
 		if (r->counters[i].cell >= r->ncells)
 			return nb_fail(NB_ERR_IO, "%s is damaged: counter %zu names cell %llu",
 				       path, i, (unsigned long long)r->counters[i].cell);
-	return NB_OK;
+	return nb_check_values(r, path);
 }
 
 /* Opens path read-only after telling a missing, non-HDF5 and damaged file
- * apart; checks the schema version. Returns the file id or -1. */
-static hid_t nb_open_checked(const char *path, unsigned flags)
+ * apart; checks the schema version and kind. Returns the file id or -1. */
+static hid_t nb_open_checked(const char *path)
 {
-	hid_t fapl, file;
-	htri_t is;
+	hid_t file = nb_h5_open_readonly(path);
+	char kind[NB_RES_SHORT] = "";
 	int version = 0;
-	size_t n = 0;
-	struct stat sb;
+	enum nb_status st;
 
-	if (stat(path, &sb) != 0) {
-		nb_fail(NB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+	if (file < 0)
 		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		nb_fail(NB_ERR_IO, "%s is not a regular file", path);
-		return -1;
-	}
-	if (access(path, R_OK) != 0) {
-		nb_fail(NB_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	is = H5Fis_hdf5(path);
-	if (is == 0) {
-		nb_fail(NB_ERR_IO, "%s is not an HDF5 file (not a normbench results file)",
-			path);
-		return -1;
-	}
-	fapl = nb_fapl_strong();
-	if (fapl < 0) {
-		nb_fail(NB_ERR_IO, "HDF5 refused a file access property list");
-		return -1;
-	}
-	file = is < 0 ? -1 : H5Fopen(path, flags, fapl);
-	H5Pclose(fapl);
-	if (file < 0) {
-		nb_fail(NB_ERR_IO, "%s is damaged: HDF5 cannot open it (truncated or "
-			"overwritten?)", path);
-		return -1;
-	}
-	if (H5Aexists(file, "schema_version") <= 0) {
+	st = nb_h5_read_scalar_attr(file, "schema_version", NB_H5_I32, &version);
+	if (st == NB_ERR_NOTFOUND)
 		nb_fail(NB_ERR_IO, "%s is not a normbench results file (no schema_version "
 			"attribute)", path);
+	else if (st != NB_OK)
+		nb_fail(NB_ERR_IO, "%s is damaged: root %s", path, nb_error());
+	else if (version != NB_RESULTS_SCHEMA_VERSION)
+		st = nb_fail(NB_ERR_IO, "%s has results schema version %d; this normbench "
+			     "reads version %d", path, version, NB_RESULTS_SCHEMA_VERSION);
+	else if (nb_h5_has_attr(file, "kind") &&
+		 nb_h5_read_string_attr(file, "kind", kind, sizeof(kind)) == NB_OK &&
+		 strcmp(kind, "run") != 0)
+		st = nb_fail(NB_ERR_IO, "%s is a '%s' file, not the results of 'normbench "
+			     "run'", path, kind);
+	if (st != NB_OK) {
 		H5Fclose(file);
 		return -1;
-	}
-	if (nb_read_num_attr(file, "schema_version", H5T_NATIVE_INT, &version, 1, &n) < 0 ||
-	    n != 1) {
-		nb_fail(NB_ERR_IO, "%s is damaged: unreadable schema_version", path);
-		H5Fclose(file);
-		return -1;
-	}
-	if (version != NB_RESULTS_SCHEMA_VERSION) {
-		nb_fail(NB_ERR_IO, "%s has results schema version %d; this normbench reads "
-			"version %d", path, version, NB_RESULTS_SCHEMA_VERSION);
-		H5Fclose(file);
-		return -1;
-	}
-	if (H5Aexists(file, "kind") > 0) {
-		char kind[NB_RES_SHORT] = "";
-		if (nb_read_string_attr(file, "kind", kind, sizeof(kind)) == 0 &&
-		    strcmp(kind, "run") != 0) {
-			nb_fail(NB_ERR_IO, "%s is a '%s' file, not the results of "
-				"'normbench run'", path, kind);
-			H5Fclose(file);
-			return -1;
-		}
 	}
 	return file;
 }
@@ -901,13 +729,14 @@ enum nb_status nb_results_read(const char *path, struct nb_results *r)
 	nb_results_init(r);
 	if (!path || !*path)
 		return nb_fail(NB_ERR_INVALID, "no results file given");
-	file = nb_open_checked(path, H5F_ACC_RDONLY);
+	file = nb_open_checked(path);
 	if (file < 0)
 		return NB_ERR_IO;
 	st = nb_read_meta(file, path, &r->meta);
 	if (st != NB_OK)
 		goto close_file;
-	group = H5Gopen2(file, "bench", H5P_DEFAULT);
+	group = H5Lexists(file, "bench", H5P_DEFAULT) > 0 ?
+		H5Gopen2(file, "bench", H5P_DEFAULT) : -1;
 	if (group < 0) {
 		st = nb_fail(NB_ERR_IO, "%s is damaged: no /bench group", path);
 		goto close_file;
@@ -1111,7 +940,7 @@ enum nb_status nb_results_update_begin(const char *path, struct nb_results_updat
 		u->tmp[0] = '\0';
 		return st;
 	}
-	fapl = nb_fapl_strong();
+	fapl = nb_h5_fapl(true);
 	u->file = fapl < 0 ? -1 : H5Fopen(u->tmp, H5F_ACC_RDWR, fapl);
 	if (fapl >= 0)
 		H5Pclose(fapl);
@@ -1147,20 +976,5 @@ void nb_results_update_abort(struct nb_results_update *u)
 
 enum nb_status nb_results_make_parent_dirs(const char *path)
 {
-	char dir[PATH_MAX];
-
-	nb_parent_dir(path, dir, sizeof(dir));
-	for (char *p = dir + 1;; p++) {
-		char c = *p;
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-			return nb_fail(NB_ERR_IO, "cannot create directory %s: %s", dir,
-				       strerror(errno));
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	return NB_OK;
+	return nb_make_parent_dirs(path);
 }

@@ -941,12 +941,13 @@ static int nb_cmp_desc(const void *a, const void *b)
 enum nb_status nb_stream_add_cell_points(struct nb_bandwidth **tab, size_t *n,
 					 const double *ws_in, size_t nws, double min_seconds)
 {
-	size_t base = *n;
+	size_t base;
 	enum nb_status result = NB_OK;
 	double *ws;
 
 	if (!tab || !*tab || !n)
 		return nb_fail(NB_ERR_INVALID, "STREAM cell points: no table");
+	base = *n;
 	/* largest first: a smaller size within 1/8 below then shares its point
 	 * (a point serves every working set up to its own size) */
 	ws = malloc((nws ? nws : 1) * sizeof(double));

@@ -3,16 +3,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char nb_error_text[512];
 
 enum nb_status nb_fail(enum nb_status status, const char *fmt, ...)
 {
+	char text[sizeof(nb_error_text)];
 	va_list ap;
 
+	/* format into a local buffer first: callers may pass nb_error() itself
+	 * as an argument ("%s: %s", path, nb_error()) */
 	va_start(ap, fmt);
-	vsnprintf(nb_error_text, sizeof(nb_error_text), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	memcpy(nb_error_text, text, sizeof(text));
 	return status;
 }
 

@@ -1,114 +1,67 @@
 /* The inputs of `normbench report`: a run's results file (with or without
  * /verify) or a standalone verify file, read and labelled by host. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <hdf5.h>
 
+#include "bench/nb_h5io.h"
 #include "reports/nb_report.h"
-
-/* A root string attribute (variable-length or fixed) into buf; false when
- * missing or not a string. */
-static bool nb_rep_attr_string(hid_t file, const char *name, char *buf, size_t size)
-{
-	hid_t attr, type, mem = H5I_INVALID_HID;
-	bool ok = false;
-
-	buf[0] = '\0';
-	if (H5Aexists(file, name) <= 0)
-		return false;
-	attr = H5Aopen(file, name, H5P_DEFAULT);
-	if (attr < 0)
-		return false;
-	type = H5Aget_type(attr);
-	if (type < 0 || H5Tget_class(type) != H5T_STRING)
-		goto close_type;
-	if (H5Tis_variable_str(type) > 0) {
-		char *s = NULL;
-		mem = H5Tcopy(H5T_C_S1);
-		H5Tset_size(mem, H5T_VARIABLE);
-		H5Tset_cset(mem, H5Tget_cset(type));
-		if (H5Aread(attr, mem, &s) >= 0 && s) {
-			nb_res_strcpy(buf, size, s);
-			ok = true;
-		}
-		if (s)
-			H5free_memory(s);
-	} else {
-		size_t len = H5Tget_size(type);
-		char *s = calloc(len + 1, 1);
-		mem = H5Tcopy(H5T_C_S1);
-		H5Tset_size(mem, len + 1);
-		H5Tset_strpad(mem, H5T_STR_NULLTERM);
-		if (s && H5Aread(attr, mem, s) >= 0) {
-			nb_res_strcpy(buf, size, s);
-			ok = true;
-		}
-		free(s);
-	}
-	H5Tclose(mem);
-close_type:
-	if (type >= 0)
-		H5Tclose(type);
-	H5Aclose(attr);
-	return ok;
-}
-
-static bool nb_rep_attr_number(hid_t file, const char *name, hid_t mem, void *out)
-{
-	hid_t attr;
-	bool ok;
-
-	if (H5Aexists(file, name) <= 0)
-		return false;
-	attr = H5Aopen(file, name, H5P_DEFAULT);
-	if (attr < 0)
-		return false;
-	ok = H5Aread(attr, mem, out) >= 0;
-	H5Aclose(attr);
-	return ok;
-}
 
 /* The root attributes a standalone verify file has (nb_verify_write_file);
  * NB_ERR_IO when it is not one of this schema. */
 static enum nb_status nb_rep_verify_meta(const char *path, struct nb_results_meta *m)
 {
+	static const struct { const char *name; size_t offset, size; } strings[] = {
+#define NB_REP_STR(f) { #f, offsetof(struct nb_results_meta, f), sizeof(m->f) }
+		NB_REP_STR(host), NB_REP_STR(utc_time), NB_REP_STR(git_rev),
+		NB_REP_STR(normbench_version), NB_REP_STR(isa_detected), NB_REP_STR(isa_cap),
+		NB_REP_STR(command_line), NB_REP_STR(eps_mode), NB_REP_STR(prms_round),
+#undef NB_REP_STR
+	};
 	hid_t file;
 	enum nb_status st = NB_OK;
-	int version = 0;
+	int32_t version = 0;
 
 	nb_results_quiet_hdf5();
-	file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	file = nb_h5_open_readonly(path);
 	if (file < 0)
-		return nb_fail(NB_ERR_IO, "cannot open %s as HDF5", path);
-	if (!nb_rep_attr_string(file, "kind", m->kind, sizeof(m->kind)) ||
+		return NB_ERR_IO;
+	if (nb_h5_read_string_attr(file, "kind", m->kind, sizeof(m->kind)) != NB_OK ||
 	    strcmp(m->kind, "verify") != 0) {
 		st = nb_fail(NB_ERR_IO, "%s is not a normbench results or verify file", path);
 		goto close_file;
 	}
-	if (!nb_rep_attr_number(file, "schema_version", H5T_NATIVE_INT, &version) ||
-	    version != NB_RESULTS_SCHEMA_VERSION) {
+	st = nb_h5_read_scalar_attr(file, "schema_version", NB_H5_I32, &version);
+	if (st != NB_OK) {
+		st = nb_fail(NB_ERR_IO, "%s is damaged: root %s", path, nb_error());
+		goto close_file;
+	}
+	if (version != NB_RESULTS_SCHEMA_VERSION) {
 		st = nb_fail(NB_ERR_IO, "%s has schema version %d, this normbench reads %d",
-			     path, version, NB_RESULTS_SCHEMA_VERSION);
+			     path, (int)version, NB_RESULTS_SCHEMA_VERSION);
 		goto close_file;
 	}
 	m->schema_version = version;
-	nb_rep_attr_string(file, "host", m->host, sizeof(m->host));
-	nb_rep_attr_string(file, "utc_time", m->utc_time, sizeof(m->utc_time));
-	nb_rep_attr_string(file, "git_rev", m->git_rev, sizeof(m->git_rev));
-	nb_rep_attr_string(file, "normbench_version", m->normbench_version,
-			   sizeof(m->normbench_version));
-	nb_rep_attr_string(file, "isa_detected", m->isa_detected, sizeof(m->isa_detected));
-	nb_rep_attr_string(file, "isa_cap", m->isa_cap, sizeof(m->isa_cap));
-	nb_rep_attr_string(file, "command_line", m->command_line, sizeof(m->command_line));
-	nb_rep_attr_string(file, "eps_mode", m->eps_mode, sizeof(m->eps_mode));
-	nb_rep_attr_string(file, "prms_round", m->prms_round, sizeof(m->prms_round));
-	nb_rep_attr_number(file, "git_dirty", H5T_NATIVE_INT, &m->git_dirty);
-	nb_rep_attr_number(file, "eps", H5T_NATIVE_DOUBLE, &m->eps);
-	nb_rep_attr_number(file, "prms_p", H5T_NATIVE_DOUBLE, &m->prms_p);
-	nb_rep_attr_number(file, "seed", H5T_NATIVE_UINT64, &m->seed);
+	/* the rest is descriptive: absent is fine, present must be well formed */
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]) && st == NB_OK; i++)
+		if (nb_h5_has_attr(file, strings[i].name))
+			st = nb_h5_read_string_attr(file, strings[i].name,
+						    (char *)m + strings[i].offset,
+						    strings[i].size);
+	if (st == NB_OK && nb_h5_has_attr(file, "git_dirty"))
+		st = nb_h5_read_scalar_attr(file, "git_dirty", NB_H5_I32, &m->git_dirty);
+	if (st == NB_OK && nb_h5_has_attr(file, "eps"))
+		st = nb_h5_read_scalar_attr(file, "eps", NB_H5_F64, &m->eps);
+	if (st == NB_OK && nb_h5_has_attr(file, "prms_p"))
+		st = nb_h5_read_scalar_attr(file, "prms_p", NB_H5_F64, &m->prms_p);
+	if (st == NB_OK && nb_h5_has_attr(file, "seed"))
+		st = nb_h5_read_scalar_attr(file, "seed", NB_H5_U64, &m->seed);
+	if (st != NB_OK)
+		st = nb_fail(NB_ERR_IO, "%s is damaged: root %s", path, nb_error());
 	m->complete = 1;
 close_file:
 	H5Fclose(file);

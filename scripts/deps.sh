@@ -3,7 +3,8 @@
 # (apt-get when run as root; otherwise prints the exact command and fails).
 set -u
 
-packages="pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-dev"
+# (arguments: check those packages instead, e.g. the fuzzer's)
+packages=${*:-"pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-dev"}
 
 missing=""
 for pkg in $packages; do

@@ -507,6 +507,7 @@ START_TEST(test_results_optional_fields)
 	nb_res_strcpy(w.meta.notes_rule, sizeof(w.meta.notes_rule), "rule");
 	memset(&c, 0, sizeof(c));
 	c.samples = 1;
+	c.threads = 1;
 	nb_res_strcpy(c.notes, sizeof(c.notes), "above limit (180% of 48.0 GB/s): limit suspect");
 	memset(&sr, 0, sizeof(sr));
 	sr.threads = 2;

@@ -137,7 +137,7 @@ START_TEST(test_read_refuses_foreign_files)
 
 	nb_tmp_path(path, sizeof(path), "missing.h5");
 	ck_assert_int_eq(nb_verify_read(path, &t, NULL), NB_ERR_IO);
-	ck_assert_ptr_nonnull(strstr(nb_error(), "no such file"));
+	ck_assert_ptr_nonnull(strstr(nb_error(), "No such file"));
 	nb_verify_tables_free(&t);
 
 	nb_tmp_path(path, sizeof(path), "empty.h5");
@@ -166,6 +166,7 @@ static void nb_make_results_file(const char *path, struct nb_results *r)
 		nb_res_strcpy(c.impl, sizeof(c.impl), "rmsnorm_fwd_f32_portable");
 		c.rows = 1 + (uint64_t)i;
 		c.d = 4096;
+		c.threads = 1;
 		c.samples = 2;
 		c.first_sample = 2 * (uint64_t)i;
 		c.median_s = 1e-6 * (i + 1);
@@ -175,6 +176,7 @@ static void nb_make_results_file(const char *path, struct nb_results *r)
 			s.cell = (uint64_t)i;
 			s.round = (uint32_t)k;
 			s.seconds = 1e-6 * (i + 1) + 1e-9 * k;
+			s.iterations = 1;
 			ck_assert_int_eq(nb_results_add_sample(r, &s), NB_OK);
 		}
 	}

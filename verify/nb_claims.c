@@ -135,12 +135,12 @@ static enum nb_status nb_push(struct nb_results *R, const struct nb_row *w, cons
 		/* a control passes when the check it breaks fails, by orders */
 		r->pass = c->observed >= NB_CONTROL_MARGIN * c->bound;
 		nb_cat(r->note, sizeof(r->note), w->note,
-		       r->pass ? "" : " | CONTROL DID NOT FAIL BY 100x", NULL);
+		       r->pass ? "" : " | CONTROL DID NOT FAIL BY 100x", (char *)NULL);
 	} else {
 		bool in_a = c->err_a <= c->own_a, in_b = c->err_b <= c->own_b;
 		r->pass = c->observed <= c->bound && in_a && in_b;
 		nb_cat(r->note, sizeof(r->note), w->note, in_a ? "" : " | side A beyond its bound",
-		       in_b ? "" : " | side B beyond its bound", NULL);
+		       in_b ? "" : " | side B beyond its bound", (char *)NULL);
 	}
 	return NB_OK;
 }
@@ -309,7 +309,7 @@ static enum nb_status nb_push_pair(struct nb_results *R, bool controls, struct n
 	nb_compare(len, s->tA, s->bAld, s->wa, s->bA, s->wb, s->bB, &cmp);
 	row->control = false;
 	snprintf(row->name, sizeof(row->name), "%s", name);
-	nb_cat(row->note, sizeof(row->note), note, NULL);
+	nb_cat(row->note, sizeof(row->note), note, (char *)NULL);
 	st = nb_push(R, row, &cmp);
 	if (st != NB_OK || !controls)
 		return st;
@@ -319,7 +319,7 @@ static enum nb_status nb_push_pair(struct nb_results *R, bool controls, struct n
 		   tC_truth ? s->cA : s->wa, tC_truth ? s->cAb : s->bA, s->wc, s->bC, &cmp);
 	row->control = true;
 	snprintf(row->name, sizeof(row->name), "control: %s", cname);
-	nb_cat(row->note, sizeof(row->note), cnote, NULL);
+	nb_cat(row->note, sizeof(row->note), cnote, (char *)NULL);
 	return nb_push(R, row, &cmp);
 }
 
@@ -399,8 +399,8 @@ static enum nb_status nb_run_model_claim(struct nb_results *R, const struct nb_c
 			 nb_ffn_kind_name(mc->ffn));
 		snprintf(cname, sizeof(cname), "%s (%s)", nb_model_claim_names[ci][1],
 			 nb_ffn_kind_name(mc->ffn));
-		nb_cat(note, sizeof(note), ka, *ka ? " vs " : "", kb, NULL);
-		nb_cat(cnote, sizeof(cnote), ka, *ka ? " vs " : "", kc, NULL);
+		nb_cat(note, sizeof(note), ka, *ka ? " vs " : "", kb, (char *)NULL);
+		nb_cat(cnote, sizeof(cnote), ka, *ka ? " vs " : "", kc, (char *)NULL);
 		st = nb_push_pair(R, nb_controls(cfg, dts[k].t), &row, &sd, len, name, cname, note,
 				  cnote, NULL, NULL);
 	}
@@ -664,8 +664,8 @@ static enum nb_status nb_run_e3(struct nb_results *R, const struct nb_claims_con
 				break;
 		}
 		row.dtype = dts[k].name;
-		nb_cat(note, sizeof(note), ka, work ? " + gemm vs " : "", kb, NULL);
-		nb_cat(cnote, sizeof(cnote), work ? kc : "W diag(g)", NULL);
+		nb_cat(note, sizeof(note), ka, work ? " + gemm vs " : "", kb, (char *)NULL);
+		nb_cat(cnote, sizeof(cnote), work ? kc : "W diag(g)", (char *)NULL);
 		{
 			char name[64], cname[64];
 			snprintf(name, sizeof(name), "FlashNorm == RMSNorm then linear (%s)",
@@ -768,7 +768,7 @@ static enum nb_status nb_run_e5(struct nb_results *R, const struct nb_claims_con
 		row.dtype = dts[k].name;
 		snprintf(name, sizeof(name), "LN-FlashNorm == LN then linear (|mu|/sd %.0e)", sc->ratio);
 		snprintf(cname, sizeof(cname), "no mean correction (|mu|/sd %.0e)", sc->ratio);
-		nb_cat(note, sizeof(note), ka, work ? " + gemm vs " : "", "r (x W* - mu 1^T W*) + b'", NULL);
+		nb_cat(note, sizeof(note), ka, work ? " + gemm vs " : "", "r (x W* - mu 1^T W*) + b'", (char *)NULL);
 		snprintf(cnote, sizeof(cnote), "r (x W*) + b'");
 		st = nb_push_pair(R, nb_controls(cfg, dts[k].t), &row, &s, len, name, cname, note, cnote, NULL, NULL);
 	}
@@ -871,7 +871,7 @@ static enum nb_status nb_run_e6(struct nb_results *R, const struct nb_claims_con
 				break;
 		}
 		row.dtype = dts[k].name;
-		nb_cat(note, sizeof(note), ka, work ? " vs " : "", kb, NULL);
+		nb_cat(note, sizeof(note), ka, work ? " vs " : "", kb, (char *)NULL);
 		st = nb_push_pair(R, nb_controls(cfg, dts[k].t), &row, &s, len, "LayerNorm == RMSNorm on zero-mean x",
 				  "mean of one sigma added to x", note, note, tA2ld, bA2ld);
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_h5io.h"
 #include "bench/nb_publish.h"
 #include "bench/nb_results.h"
 #include "kernels/nb_kernels.h"
@@ -258,10 +259,14 @@ static enum nb_status nb_vf_attr_str(hid_t loc, const char *name, const char *va
 	enum nb_status st = NB_OK;
 	hid_t type, space, attr;
 
+	/* fixed length: stored in the checksummed object header, no global heap */
+	if (!value)
+		value = "";
 	type = H5Tcopy(H5T_C_S1);
 	if (type < 0)
 		return nb_fail(NB_ERR_IO, "cannot make a string type for attribute %s", name);
-	H5Tset_size(type, H5T_VARIABLE);
+	H5Tset_size(type, strlen(value) + 1);
+	H5Tset_strpad(type, H5T_STR_NULLTERM);
 	H5Tset_cset(type, H5T_CSET_UTF8);
 	space = H5Screate(H5S_SCALAR);
 	if (space < 0) {
@@ -273,9 +278,7 @@ static enum nb_status nb_vf_attr_str(hid_t loc, const char *name, const char *va
 		st = nb_fail(NB_ERR_IO, "cannot create attribute %s", name);
 		goto close_space;
 	}
-	if (!value)
-		value = "";
-	if (H5Awrite(attr, type, &value) < 0)
+	if (H5Awrite(attr, type, value) < 0)
 		st = nb_fail(NB_ERR_IO, "cannot write attribute %s", name);
 	H5Aclose(attr);
 close_space:
@@ -434,7 +437,7 @@ static enum nb_status nb_vf_root_attrs(hid_t file, const struct nb_verify_meta *
 static hid_t nb_vf_begin(const char *path, bool force, char *tmp, size_t tmpsize)
 {
 	struct stat sb;
-	hid_t file;
+	hid_t fapl, file;
 
 	nb_results_quiet_hdf5();
 	if (!path || !*path) {
@@ -451,7 +454,10 @@ static hid_t nb_vf_begin(const char *path, bool force, char *tmp, size_t tmpsize
 	}
 	if (nb_results_make_parent_dirs(path) != NB_OK)
 		return -1;
-	file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	fapl = nb_h5_fapl(true);
+	file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	if (fapl >= 0)
+		H5Pclose(fapl);
 	if (file < 0)
 		nb_fail(NB_ERR_IO, "cannot create %s: %s", tmp,
 			errno ? strerror(errno) : "HDF5 refused");
@@ -494,61 +500,34 @@ enum nb_status nb_verify_write_into(const char *path, const struct nb_verify_tab
 	return nb_results_update_commit(&u);
 }
 
-/* Reads one table into a fresh heap array after checking its fields are
- * exactly this build's (names, in order). */
+/* Reads one table into a fresh heap array through the checked table reader
+ * (every field present with the right class, sizes bounded). */
 static enum nb_status nb_vf_read_table(hid_t group, const char *path,
 				       const struct nb_vf_table *tb, void **rows,
 				       size_t *nrows, size_t *cap)
 {
-	size_t offsets[NB_VF_MAXFIELDS], sizes[NB_VF_MAXFIELDS];
-	char *names[NB_VF_MAXFIELDS] = { 0 };
-	size_t fsizes[NB_VF_MAXFIELDS], foffs[NB_VF_MAXFIELDS], tsize;
-	hsize_t nfields, nrec;
-	enum nb_status st = NB_OK;
+	static const enum nb_h5_kind kinds[] = {
+		[NB_VF_STR] = NB_H5_STR, [NB_VF_U64] = NB_H5_U64, [NB_VF_I64] = NB_H5_I64,
+		[NB_VF_I32] = NB_H5_I32, [NB_VF_F64] = NB_H5_F64,
+	};
+	struct nb_h5_column cols[NB_VF_MAXFIELDS];
+	enum nb_status st;
 
-	if (H5TBget_table_info(group, tb->name, &nfields, &nrec) < 0)
-		return nb_fail(NB_ERR_IO, "%s: no table /verify/%s", path, tb->name);
-	if (nfields != tb->nfields)
-		return nb_fail(NB_ERR_IO, "%s: /verify/%s has %llu fields, this normbench "
-			       "expects %zu (another schema version?)", path, tb->name,
-			       (unsigned long long)nfields, tb->nfields);
-	for (size_t i = 0; i < tb->nfields; i++) {
-		names[i] = calloc(256, 1);
-		if (!names[i]) {
-			st = nb_fail(NB_ERR_NOMEM, "no memory for field names");
-			goto free_names;
-		}
-	}
-	if (H5TBget_field_info(group, tb->name, names, fsizes, foffs, &tsize) < 0) {
-		st = nb_fail(NB_ERR_IO, "%s: cannot read the fields of /verify/%s", path,
-			     tb->name);
-		goto free_names;
-	}
-	for (size_t i = 0; i < tb->nfields; i++) {
-		if (strcmp(names[i], tb->fields[i].name) != 0) {
-			st = nb_fail(NB_ERR_IO, "%s: /verify/%s field %zu is '%s', expected "
-				     "'%s' (another schema version?)", path, tb->name, i,
-				     names[i], tb->fields[i].name);
-			goto free_names;
-		}
-		offsets[i] = tb->fields[i].offset;
-		sizes[i] = tb->fields[i].size;
-	}
-	*rows = calloc(nrec ? (size_t)nrec : 1, tb->row_size);
-	if (!*rows) {
-		st = nb_fail(NB_ERR_NOMEM, "no memory for %llu rows", (unsigned long long)nrec);
-		goto free_names;
-	}
-	*cap = nrec ? (size_t)nrec : 1;
-	if (nrec && H5TBread_table(group, tb->name, tb->row_size, offsets, sizes, *rows) < 0) {
-		st = nb_fail(NB_ERR_IO, "%s: cannot read /verify/%s", path, tb->name);
-		goto free_names;
-	}
-	*nrows = (size_t)nrec;
-free_names:
 	for (size_t i = 0; i < tb->nfields; i++)
-		free(names[i]);
-	return st;
+		cols[i] = (struct nb_h5_column){ tb->fields[i].name, tb->fields[i].offset,
+						 tb->fields[i].size, kinds[tb->fields[i].kind],
+						 false, 0 };
+	st = nb_h5_read_table(group, tb->name, cols, tb->nfields, tb->row_size, rows, nrows);
+	if (st != NB_OK)
+		return nb_fail(st, "%s: /verify/%s", path, nb_error());
+	if (!*rows) {
+		/* callers append to the tables later: keep one row of capacity */
+		*rows = calloc(1, tb->row_size);
+		if (!*rows)
+			return nb_fail(NB_ERR_NOMEM, "no memory for /verify/%s", tb->name);
+	}
+	*cap = *nrows ? *nrows : 1;
+	return NB_OK;
 }
 
 enum nb_status nb_verify_read(const char *path, struct nb_verify_tables *t, bool *holds)
@@ -556,17 +535,12 @@ enum nb_status nb_verify_read(const char *path, struct nb_verify_tables *t, bool
 	enum nb_status st;
 	void *rows = NULL;
 	hid_t file, group;
-	struct stat sb;
 
 	nb_results_quiet_hdf5();
 	nb_verify_tables_init(t);
-	if (!path || stat(path, &sb) != 0)
-		return nb_fail(NB_ERR_IO, "%s: no such file", path ? path : "(null)");
-	if (H5Fis_hdf5(path) <= 0)
-		return nb_fail(NB_ERR_IO, "%s: not an HDF5 file (or damaged)", path);
-	file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	file = nb_h5_open_readonly(path);
 	if (file < 0)
-		return nb_fail(NB_ERR_IO, "%s: cannot open (damaged?)", path);
+		return NB_ERR_IO;
 	if (H5Lexists(file, "verify", H5P_DEFAULT) <= 0) {
 		st = nb_fail(NB_ERR_IO, "%s: no /verify group", path);
 		goto close_file;
@@ -588,14 +562,14 @@ enum nb_status nb_verify_read(const char *path, struct nb_verify_tables *t, bool
 	if (st != NB_OK)
 		goto close_group;
 	if (holds) {
-		int h = 0;
-		hid_t attr = H5Aopen(group, "holds", H5P_DEFAULT);
+		int32_t h = 0;
 
-		if (attr < 0 || H5Aread(attr, H5T_NATIVE_INT, &h) < 0)
-			st = nb_fail(NB_ERR_IO, "%s: /verify has no 'holds' attribute", path);
-		if (attr >= 0)
-			H5Aclose(attr);
-		*holds = h != 0;
+		st = nb_h5_read_scalar_attr(group, "holds", NB_H5_I32, &h);
+		if (st == NB_OK && h != 0 && h != 1)
+			st = nb_fail(NB_ERR_IO, "attribute 'holds' is %d, not 0 or 1", (int)h);
+		if (st != NB_OK)
+			st = nb_fail(NB_ERR_IO, "%s is damaged: /verify %s", path, nb_error());
+		*holds = h == 1;
 	}
 close_group:
 	H5Gclose(group);
@@ -719,7 +693,6 @@ static enum nb_status nb_vf_read(const char *spec, enum nb_dtype words, int want
 	hsize_t dims[2];
 	enum nb_status st;
 	void *staging = NULL;
-	struct stat sb;
 	int rank;
 	size_t count, at;
 
@@ -729,13 +702,9 @@ static enum nb_status nb_vf_read(const char *spec, enum nb_dtype words, int want
 	if (st != NB_OK)
 		return st;
 	snprintf(where, sizeof(where), "%s:%s", path, dset);
-	if (stat(path, &sb) != 0)
-		return nb_fail(NB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	if (H5Fis_hdf5(path) <= 0)
-		return nb_fail(NB_ERR_IO, "%s is not an HDF5 file", path);
-	file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	file = nb_h5_open_readonly(path);
 	if (file < 0)
-		return nb_fail(NB_ERR_IO, "%s: HDF5 cannot open it (damaged?)", path);
+		return NB_ERR_IO;
 	if (H5LTpath_valid(file, dset, 1) <= 0) {
 		st = nb_fail(NB_ERR_IO, "%s: no dataset %s", path, dset);
 		goto close_file;
