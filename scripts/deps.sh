@@ -3,7 +3,7 @@
 # (apt-get when run as root; otherwise prints the exact command and fails).
 set -u
 
-packages="pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-dev"
+packages="pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-openmp-dev"
 
 missing=""
 for pkg in $packages; do
