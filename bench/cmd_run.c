@@ -27,6 +27,7 @@
 #include "bench/nb_timer.h"
 #include "common/nb_rng.h"
 #include "kernels/nb_kernels.h"
+#include "kernels/nb_matmul.h"
 #include "verify/nb_accuracy.h"
 
 /* Exit status of an interrupted run (128 + SIGINT, as a shell reports it). */
@@ -52,7 +53,7 @@ enum {
 	OPT_THREADS, OPT_CACHE, OPT_DIR, OPT_SAMPLES, OPT_MIN_SAMPLE, OPT_MAX_SAMPLE,
 	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
 	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
-	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN, OPT_BUFFER_OFFSET,
+	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN, OPT_NORMPROJ_TOKENS, OPT_BUFFER_OFFSET,
 };
 
 static const struct option nb_run_options[] = {
@@ -85,6 +86,7 @@ static const struct option nb_run_options[] = {
 	{ "block-d", required_argument, NULL, OPT_BLOCK_D },
 	{ "block-seq", required_argument, NULL, OPT_BLOCK_SEQ },
 	{ "block-ffn", required_argument, NULL, OPT_BLOCK_FFN },
+	{ "normproj-tokens", required_argument, NULL, OPT_NORMPROJ_TOKENS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -112,6 +114,7 @@ static void nb_run_usage(FILE *out)
 		"  --block-d LIST        block suite: model widths (e.g. 1024,2048,4096)\n"
 		"  --block-seq LIST      block suite: tokens per forward pass (e.g. 1,16,128,512)\n"
 		"  --block-ffn KIND      block suite: swiglu (default) or gelu\n"
+		"  --normproj-tokens LIST  normproj pair: token counts (e.g. 1,4,16,64,128,512)\n"
 		"how to measure:\n"
 		"  --samples N           raw samples per cell (>= %d; default 20, quick 10)\n"
 		"  --min-sample-ms MS    calibrate one sample to last at least MS (default 5)\n"
@@ -140,7 +143,10 @@ static void nb_run_usage(FILE *out)
 		"are written to FILE with '.incomplete.h5' in place of '.h5' (root attribute\n"
 		"complete = 0), nothing is written under FILE, and the exit status is 130.\n"
 		"Exit status 2: the file was written but a timed kernel failed its accuracy\n"
-		"check against ref/ (see normbench show FILE).\n",
+		"check against ref/ (see normbench show FILE). Exit status 4: the file was\n"
+		"written but a block-suite self-check failed (an arrangement faster than\n"
+		"no-norm, 2 threads slower than 1 on a GEMM-dominated layer, or FlashNorm's\n"
+		"fused and unfused arms apart, each beyond the A/A interval).\n",
 		NB_SWEEP_MIN_SAMPLES, NB_COUNTERS_DEFAULT_LIST, nb_sweep_preset_help());
 }
 
@@ -150,7 +156,7 @@ struct nb_run_args {
 	const char *samples, *min_sample, *max_sample, *warmup, *stream_ms, *events;
 	const char *buffer_offset;
 	const char *seed, *eps, *prms_p, *prms_round, *output;
-	const char *suite, *block_d, *block_seq, *block_ffn;
+	const char *suite, *block_d, *block_seq, *block_ffn, *normproj_tokens;
 	bool all_isa, eps_outside, force, verbose;
 };
 
@@ -269,6 +275,9 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 	if (a->block_d && (st = nb_block_parse_d(a->block_d, &cfg->block)) != NB_OK)
 		return st;
 	if (a->block_seq && (st = nb_block_parse_seq(a->block_seq, &cfg->block)) != NB_OK)
+		return st;
+	if (a->normproj_tokens &&
+	    (st = nb_block_parse_normproj_tokens(a->normproj_tokens, &cfg->block)) != NB_OK)
 		return st;
 	if (a->block_ffn && (st = nb_block_parse_ffn(a->block_ffn, &cfg->block)) != NB_OK)
 		return st;
@@ -517,6 +526,7 @@ struct nb_cell_run {
 	uint32_t *rounds;
 	int64_t (*sw)[3];
 	int32_t (*load)[2];         /* per sample: procs_running, steal_ticks */
+	size_t own_known, own_over; /* samples with own threads known, beyond threads */
 	size_t nsamples;
 	long long *counter_sum;     /* per event */
 	bool failed;
@@ -908,15 +918,13 @@ struct nb_run_state {
 	struct nb_busy_probe busy;  /* /proc/stat, read around each sample */
 };
 
-/* One look at /proc/stat for a cell of `threads` threads: the process's own
- * runnable tasks beyond them (OpenBLAS's workers) are not competition
- * (nb_busy_discount_own). */
-static bool nb_cell_look(struct nb_run_state *rs, int threads, struct nb_procstat *out)
+/* One look at /proc/stat and at this process's own runnable threads (*own,
+ * -1 unknown): nothing is discounted; own threads beyond the cell's make it
+ * "oversubscribed" (issue 13). */
+static bool nb_cell_look(struct nb_run_state *rs, struct nb_procstat *out, int *own)
 {
-	if (!nb_busy_read(&rs->busy, out))
-		return false;
-	nb_busy_discount_own(out, nb_busy_own_running(), threads);
-	return true;
+	*own = nb_busy_own_running();
+	return nb_busy_read(&rs->busy, out);
 }
 
 static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run *c,
@@ -930,9 +938,10 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 	enum nb_status st = NB_OK;
 	struct nb_procstat before, after;
 	bool ok_before, ok_after;
+	int own_before, own_after;
 
 	/* outside the counters and the timing: a few microseconds each */
-	ok_before = nb_cell_look(rs, c->plan->threads, &before);
+	ok_before = nb_cell_look(rs, &before, &own_before);
 	if (rs->counters)
 		nb_counters_start(rs->counters);
 	nb_swevents_start(sw);
@@ -949,7 +958,12 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 			if (vals[e] != NB_COUNTER_UNAVAILABLE)
 				c->counter_sum[e] += vals[e];
 	}
-	ok_after = nb_cell_look(rs, c->plan->threads, &after);
+	ok_after = nb_cell_look(rs, &after, &own_after);
+	if (own_before >= 0 || own_after >= 0) {
+		c->own_known++;
+		c->own_over += nb_busy_oversubscribed(own_before > own_after ? own_before
+						      : own_after, c->plan->threads);
+	}
 	nb_busy_sample(ok_before, &before, ok_after, &after, &c->load[i][0], &c->load[i][1]);
 	if (st != NB_OK)
 		return nb_fail(NB_ERR_INVALID, "%s failed: %s", c->label, nb_error());
@@ -988,6 +1002,7 @@ static void nb_fill_stats(struct nb_run_state *rs, struct nb_cell_run *c,
 	row->ci_lo_s = sum.ci_lo;
 	row->ci_hi_s = sum.ci_hi;
 	row->unstable = sum.unstable ? 1 : 0;
+	row->oversubscribed = c->own_known ? c->own_over > 0 : -1;
 	row->bytes = c->cost.bytes;
 	row->flops = c->cost.flops;
 	row->working_set_bytes = c->working_set;
@@ -1022,6 +1037,10 @@ static void nb_fill_row(struct nb_run_state *rs, struct nb_cell_run *c,
 	nb_res_strcpy(row->acc, sizeof(row->acc), nb_dtype_traits[k->acc].name);
 	nb_res_strcpy(row->dir, sizeof(row->dir), nb_direction_name(k->dir));
 	nb_res_strcpy(row->algo, sizeof(row->algo), k->algo);
+	/* FlashNorm's products go through kernels/nb_matmul.h's rule */
+	if (k->variant == NB_VARIANT_FLASHNORM)
+		nb_res_strcpy(row->blas_routine, sizeof(row->blas_routine),
+			      nb_matmul_routine_name(nb_matmul_routine_for(pc->shape.rows)));
 	nb_res_strcpy(row->cache, sizeof(row->cache), nb_cache_state_name(pc->cache));
 	row->rows = pc->shape.rows;
 	row->d = pc->shape.d;
@@ -1333,6 +1352,7 @@ static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *
 	nb_res_strcpy(m->papi_version, sizeof(m->papi_version), si->papi_version);
 	nb_res_strcpy(m->hdf5_version, sizeof(m->hdf5_version), si->hdf5_version);
 	nb_res_strcpy(m->blas_version, sizeof(m->blas_version), si->blas_version);
+	nb_res_strcpy(m->blas_threading, sizeof(m->blas_threading), si->blas_threading);
 	snprintf(m->openmp, sizeof(m->openmp), "OpenMP %d, %d procs, max %d threads",
 		 _OPENMP, si->omp_procs, si->omp_max_threads);
 	snprintf(m->thread_binding, sizeof(m->thread_binding),
@@ -1570,6 +1590,7 @@ static enum nb_status nb_run_finalize(struct nb_run_state *rs)
 		c->fraction = c->limit_gbps > 0 ? c->gbps / c->limit_gbps : (double)NAN;
 		nb_cell_notes(c->notes, sizeof(c->notes), c->gbps, c->limit_gbps, verdict, busy,
 			      n, rs->busy.why);
+		nb_note_oversubscribed(c->notes, sizeof(c->notes), c->oversubscribed == 1);
 	}
 	free(pr);
 	free(steal);
@@ -1589,6 +1610,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	uint64_t t_start = nb_now_ns();
 	enum nb_status st;
 	int rc = NB_EXIT_ERROR;
+	struct nb_block_selfcheck selfcheck;
 	double phys;
 
 	memset(&rs, 0, sizeof(rs));
@@ -1753,6 +1775,9 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 		goto restore;
 	}
 	nb_progress_clear(&rs.progress);
+	nb_block_self_check(&res, cfg->sweep.seed, &selfcheck);
+	if (selfcheck.judged || selfcheck.skipped || selfcheck.failed)
+		nb_res_strcpy(res.meta.self_check, sizeof(res.meta.self_check), selfcheck.text);
 	nb_res_strcpy(res.meta.perf_events, sizeof(res.meta.perf_events),
 		      rs.sw_available ? "available" : rs.sw_reason);
 	res.meta.complete = nb_run_stop ? 0 : 1;
@@ -1778,6 +1803,11 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 				fprintf(stderr, "normbench run: %zu cells FAILED the accuracy "
 					"check (see 'normbench show %s')\n", failed, path);
 				rc = NB_EXIT_VERIFY_FAILED;
+			} else if (selfcheck.failed) {
+				fprintf(stderr, "normbench run: %zu block-suite self-checks FAILED "
+					"(recorded in %s, attribute self_check): %s\n",
+					selfcheck.failed, path, selfcheck.text);
+				rc = NB_EXIT_SELFCHECK_FAILED;
 			}
 		} else {
 			fprintf(stderr, "normbench run: interrupted; %zu finished cells kept in "
@@ -1855,6 +1885,7 @@ int nb_cmd_run(int argc, char **argv)
 		case OPT_BLOCK_D: a.block_d = optarg; break;
 		case OPT_BLOCK_SEQ: a.block_seq = optarg; break;
 		case OPT_BLOCK_FFN: a.block_ffn = optarg; break;
+		case OPT_NORMPROJ_TOKENS: a.normproj_tokens = optarg; break;
 		case 'v': a.verbose = true; break;
 		case 'h':
 			nb_run_usage(stdout);

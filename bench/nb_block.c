@@ -4,12 +4,14 @@
 #include "bench/nb_block.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/nb_stats.h"
 #include "common/nb_rng.h"
 #include "kernels/nb_kernels.h"
+#include "kernels/nb_matmul.h"
 #include "verify/nb_claims.h"
 #include "verify/nb_model.h"
 #include "verify/nb_transform.h"
@@ -44,10 +46,10 @@ void nb_block_preset(enum nb_block_level level, struct nb_block_config *c)
 		c->np_d = c->np_m = 256;
 	} else if (level == NB_BLOCK_REDUCED) {
 		static const size_t d[] = { 1024, 4096 }, seq[] = { 1, 128 };
-		static const size_t np[] = { 1, 16, 128, 512 };
+		static const size_t np[] = { 1, 4, 16, 64, 128, 512 };
 		nb_axis(c->d, &c->nd, d, 2);
 		nb_axis(c->seq, &c->nseq, seq, 2);
-		nb_axis(c->np_tokens, &c->nnp, np, 4);
+		nb_axis(c->np_tokens, &c->nnp, np, 6);
 		c->np_d = c->np_m = 4096;
 	} else {
 		static const size_t d[] = { 1024, 2048, 4096 }, seq[] = { 1, 16, 128, 512 };
@@ -113,6 +115,11 @@ enum nb_status nb_block_parse_d(const char *csv, struct nb_block_config *c)
 enum nb_status nb_block_parse_seq(const char *csv, struct nb_block_config *c)
 {
 	return nb_parse_sizes(csv, 1, 4096, "--block-seq", c->seq, &c->nseq);
+}
+
+enum nb_status nb_block_parse_normproj_tokens(const char *csv, struct nb_block_config *c)
+{
+	return nb_parse_sizes(csv, 1, 4096, "--normproj-tokens", c->np_tokens, &c->nnp);
 }
 
 enum nb_status nb_block_parse_ffn(const char *name, struct nb_block_config *c)
@@ -208,7 +215,7 @@ enum nb_status nb_block_plan_normproj(const struct nb_block_config *c, const int
 {
 	const struct nb_kernel *k[2];
 	char name[64];
-	size_t n = 0, total = c->normproj ? 2 * c->nnp * nthreads : 0;
+	size_t n = 0, total = c->normproj ? 3 * c->nnp * nthreads : 0;
 	int group = first_group;
 
 	*cells = NULL;
@@ -228,11 +235,12 @@ enum nb_status nb_block_plan_normproj(const struct nb_block_config *c, const int
 		return nb_fail(NB_ERR_NOMEM, "no memory for the normproj plan");
 	for (size_t ri = 0; ri < c->nnp; ri++)
 		for (size_t ti = 0; ti < nthreads; ti++, group++)
-			for (int i = 0; i < 2; i++)
+			for (int i = 0; i < 3; i++)
 				(*cells)[n++] = (struct nb_planned_cell){
-					.kernel = k[i], .shape = { c->np_tokens[ri], c->np_d },
+					.kernel = k[i % 2], .shape = { c->np_tokens[ri], c->np_d },
 					.m = c->np_m, .threads = threads[ti],
-					.cache = NB_CACHE_HOT, .group = group, .suite = "normproj",
+					.cache = NB_CACHE_HOT, .group = group,
+					.suite = i < 2 ? "normproj" : "normproj_aa",
 				};
 	*ncells = n;
 	return NB_OK;
@@ -686,6 +694,20 @@ static enum nb_status nb_block_check(struct nb_block_run *r, struct nb_cell_row 
 	return st;
 }
 
+/* The BLAS routines one layer call of r issues (one extra call, counted
+ * by nb_matmul): "gemv", "gemm", "gemv+gemm" or "" (none). */
+static void nb_block_routines(struct nb_block_run *r, char *buf, size_t size)
+{
+	uint64_t v0 = nb_matmul_calls(NB_MATMUL_GEMV), m0 = nb_matmul_calls(NB_MATMUL_GEMM);
+	bool gemv, gemm;
+
+	(void)nb_block_run_call(r);
+	gemv = nb_matmul_calls(NB_MATMUL_GEMV) > v0;
+	gemm = nb_matmul_calls(NB_MATMUL_GEMM) > m0;
+	snprintf(buf, size, "%s%s%s", gemv ? "gemv" : "", gemv && gemm ? "+" : "",
+		 gemm ? "gemm" : "");
+}
+
 enum nb_status nb_block_run_finish(struct nb_block_session *s, struct nb_block_run *r,
 				   struct nb_cell_row *row)
 {
@@ -716,6 +738,7 @@ enum nb_status nb_block_run_finish(struct nb_block_session *s, struct nb_block_r
 	row->bytes = cost.bytes;
 	row->flops = cost.flops;
 	row->working_set_bytes = cost.bytes;
+	nb_block_routines(r, row->blas_routine, sizeof(row->blas_routine));
 	row->verified = -1;
 	row->max_ulps = NAN;
 	row->err_ratio = NAN;
@@ -855,6 +878,174 @@ enum nb_status nb_block_derive(const struct nb_results *r, size_t cell, uint64_t
 	return NB_OK;
 }
 
+/* ---- self-checks ---- */
+
+/* The cell of r in c's group (same group number, rows, d, threads) of
+ * suite su and variant (block) or algo (normproj); SIZE_MAX none. */
+static size_t nb_find_in_group(const struct nb_results *r, const struct nb_cell_row *c,
+			       const char *su, const char *variant, const char *algo)
+{
+	for (size_t i = 0; i < r->ncells; i++) {
+		const struct nb_cell_row *o = &r->cells[i];
+		if (o->group == c->group && o->rows == c->rows && o->d == c->d &&
+		    o->threads == c->threads && strcmp(o->suite, su) == 0 &&
+		    (!variant || strcmp(o->variant, variant) == 0) &&
+		    (!algo || strcmp(o->algo, algo) == 0))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/* Whether a cell's time is its own: not busy, not oversubscribed. */
+static bool nb_judgeable(const struct nb_cell_row *c)
+{
+	return c->oversubscribed != 1 && !strstr(c->notes, "busy (");
+}
+
+/* The A/A margin of a group: max(1 - lo, hi - 1) of t_copy / t_orig. */
+static bool nb_aa_margin(const struct nb_results *r, size_t orig, size_t copy, uint64_t seed,
+			 double *margin)
+{
+	double q, lo, hi;
+
+	if (orig == SIZE_MAX || copy == SIZE_MAX ||
+	    !nb_judgeable(&r->cells[orig]) || !nb_judgeable(&r->cells[copy]) ||
+	    !nb_ratio(r, orig, copy, seed, &q, &lo, &hi))
+		return false;
+	*margin = fmax(fmax(1 - lo, hi - 1), 0.0);
+	return true;
+}
+
+static void nb_selfcheck_fail(struct nb_block_selfcheck *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void nb_selfcheck_fail(struct nb_block_selfcheck *out, const char *fmt, ...)
+{
+	size_t used = strlen(out->text);
+	va_list ap;
+
+	out->failed++;
+	if (used + 3 >= sizeof(out->text))
+		return;
+	if (used)
+		used += (size_t)snprintf(out->text + used, sizeof(out->text) - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(out->text + used, sizeof(out->text) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* NONORM and THREADS for block cell i. */
+static void nb_check_block_cell(const struct nb_results *r, size_t i, uint64_t seed,
+				struct nb_block_selfcheck *out)
+{
+	const struct nb_cell_row *c = &r->cells[i];
+	size_t nonorm = nb_find_in_group(r, c, "block", "nonorm", NULL);
+	size_t preln = nb_find_in_group(r, c, "block", "preln", NULL);
+	size_t aa = nb_find_in_group(r, c, "block", "preln_aa", NULL);
+	double margin, q, lo, hi;
+
+	if (strcmp(c->variant, "nonorm") != 0) {
+		if (nonorm == SIZE_MAX || !nb_judgeable(c) || !nb_judgeable(&r->cells[nonorm]) ||
+		    !nb_aa_margin(r, preln, aa, seed, &margin) ||
+		    !nb_ratio(r, nonorm, i, seed ^ 3u, &q, &lo, &hi)) {
+			out->skipped++;
+		} else {
+			out->judged++;
+			if (hi < 1 - margin)
+				nb_selfcheck_fail(out, "block %s d=%llu seq=%llu threads=%d is %.1f%% "
+						  "[%.1f, %.1f] faster than no-norm, beyond the A/A "
+						  "interval (+-%.1f%%): the arrangements do not do "
+						  "the same work", c->variant,
+						  (unsigned long long)c->d, (unsigned long long)c->rows,
+						  (int)c->threads, 100 * (1 - q), 100 * (1 - hi),
+						  100 * (1 - lo), 100 * margin);
+		}
+	}
+	if (c->threads != 2 || !(c->bytes > 0) || c->flops / c->bytes < NB_BLOCK_GEMM_INTENSITY)
+		return;
+	for (size_t j = 0; j < r->ncells; j++) {
+		const struct nb_cell_row *one = &r->cells[j];
+		size_t na, nb;
+		const struct nb_sample_row *sa, *sb;
+		double *a, *b;
+		bool ok;
+
+		if (one->threads != 1 || strcmp(one->suite, "block") != 0 ||
+		    strcmp(one->variant, c->variant) != 0 || one->d != c->d || one->rows != c->rows)
+			continue;
+		if (!nb_judgeable(c) || !nb_judgeable(one) ||
+		    !nb_aa_margin(r, preln, aa, seed ^ 5u, &margin)) {
+			out->skipped++;
+			return;
+		}
+		sa = nb_results_cell_samples(r, j, &na);
+		sb = nb_results_cell_samples(r, i, &nb);
+		a = malloc((na + nb + 1) * sizeof(*a));
+		if (!sa || !sb || !a) {
+			free(a);
+			out->skipped++;
+			return;
+		}
+		b = a + na;
+		for (size_t k = 0; k < na; k++)
+			a[k] = sa[k].seconds;
+		for (size_t k = 0; k < nb; k++)
+			b[k] = sb[k].seconds;
+		ok = nb_bootstrap_ratio_ci(a, na, b, nb, seed ^ 7u, 2000, 0.95, &q, &lo, &hi) ==
+		     NB_OK;
+		free(a);
+		if (!ok) {
+			out->skipped++;
+			return;
+		}
+		out->judged++;
+		if (lo > 1 + margin)
+			nb_selfcheck_fail(out, "block %s d=%llu seq=%llu: 2 threads take %.2fx "
+					  "[%.2f, %.2f] the time of 1 on a GEMM-dominated cell "
+					  "(A/A +-%.1f%%): the threads compete", c->variant,
+					  (unsigned long long)c->d, (unsigned long long)c->rows, q, lo,
+					  hi, 100 * margin);
+		return;
+	}
+}
+
+/* FUSED for the normproj group of fused cell i. */
+static void nb_check_normproj(const struct nb_results *r, size_t i, uint64_t seed,
+			      struct nb_block_selfcheck *out)
+{
+	const struct nb_cell_row *c = &r->cells[i];
+	size_t un = nb_find_in_group(r, c, "normproj", NULL, "unfused");
+	size_t aa = nb_find_in_group(r, c, "normproj_aa", NULL, "unfused");
+	double margin, q, lo, hi;
+
+	if (un == SIZE_MAX || !nb_judgeable(c) || !nb_judgeable(&r->cells[un]) ||
+	    !nb_aa_margin(r, un, aa, seed, &margin) || !nb_ratio(r, un, i, seed ^ 9u, &q, &lo, &hi)) {
+		out->skipped++;
+		return;
+	}
+	out->judged++;
+	if (lo > 1 + margin || hi < 1 - margin)
+		nb_selfcheck_fail(out, "normproj %llu tokens threads=%d: fused takes %.3fx [%.3f, "
+				  "%.3f] the unfused time, outside the A/A interval (+-%.1f%%): "
+				  "the two arms do not multiply alike", (unsigned long long)c->rows,
+				  (int)c->threads, q, lo, hi, 100 * margin);
+}
+
+void nb_block_self_check(const struct nb_results *r, uint64_t seed,
+			 struct nb_block_selfcheck *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; r && i < r->ncells; i++) {
+		const struct nb_cell_row *c = &r->cells[i];
+		if (strcmp(c->suite, "block") == 0)
+			nb_check_block_cell(r, i, seed + i, out);
+		else if (strcmp(c->suite, "normproj") == 0 && strcmp(c->algo, "fused") == 0)
+			nb_check_normproj(r, i, seed + i, out);
+	}
+	if (!out->failed)
+		snprintf(out->text, sizeof(out->text), "passed (%zu judged, %zu skipped: busy, "
+			 "oversubscribed or no A/A cell)", out->judged, out->skipped);
+}
+
 static void nb_print_block(const struct nb_results *r, FILE *out)
 {
 	bool head = false;
@@ -889,8 +1080,9 @@ static void nb_print_block(const struct nb_results *r, FILE *out)
 				dv.share_lo * 100, dv.share_hi * 100);
 		else
 			fprintf(out, "%-26s ", "");
-		fprintf(out, "%s%s\n", c->verified == 1 ? "ok" : c->verified == 0 ? "FAILED"
-			: "not checked", c->unstable ? ", unstable" : "");
+		fprintf(out, "%s%s%s %s\n", c->verified == 1 ? "ok" : c->verified == 0 ? "FAILED"
+			: "not checked", c->unstable ? ", unstable" : "",
+			c->oversubscribed == 1 ? ", OVERSUBSCRIBED" : "", c->blas_routine);
 	}
 }
 
@@ -901,6 +1093,7 @@ static void nb_print_normproj(const struct nb_results *r, FILE *out)
 	for (size_t i = 0; i < r->ncells; i++) {
 		const struct nb_cell_row *c = &r->cells[i];
 		double v, lo, hi;
+		size_t aa;
 
 		if (strcmp(c->suite, "normproj") != 0 || strcmp(c->algo, "fused") != 0)
 			continue;
@@ -913,17 +1106,23 @@ static void nb_print_normproj(const struct nb_results *r, FILE *out)
 					"fused, x %llu wide, W %llu x %llu, %s; reduction = 1 - "
 					"t_fused/t_unfused, 95%% CI\n", (unsigned long long)c->d,
 					(unsigned long long)c->d, (unsigned long long)c->m, c->dtype);
-				fprintf(out, "%6s %3s %12s %12s  %-26s %s\n", "tokens", "thr",
-					"unfused ms", "fused ms", "reduction", "check");
+				fprintf(out, "%6s %3s %12s %12s  %-26s %-26s %s\n", "tokens", "thr",
+					"unfused ms", "fused ms", "reduction",
+					"A/A (unfused copy)", "check");
 				head = true;
 			}
 			fprintf(out, "%6llu %3d %12.4f %12.4f  ", (unsigned long long)c->rows,
 				(int)c->threads, u->median_s * 1e3, c->median_s * 1e3);
-			if (nb_one_minus_ratio(r, j, i, 0x5eedull + i, &v, &lo, &hi))
-				fprintf(out, "%+6.2f%% [%+6.2f, %+6.2f]    ", v * 100, lo * 100,
-					hi * 100);
-			else
-				fprintf(out, "%-26s ", "");
+			aa = nb_find_in_group(r, c, "normproj_aa", NULL, "unfused");
+			for (int k = 0; k < 2; k++) {
+				if (k == 0 ? nb_one_minus_ratio(r, j, i, 0x5eedull + i, &v, &lo, &hi)
+				    : aa != SIZE_MAX && nb_one_minus_ratio(r, j, aa, 0xaaull + i, &v,
+									   &lo, &hi))
+					fprintf(out, "%+6.2f%% [%+6.2f, %+6.2f]    ", v * 100,
+						lo * 100, hi * 100);
+				else
+					fprintf(out, "%-26s ", "");
+			}
 			fprintf(out, "%s\n", c->verified == 1 && u->verified == 1 ? "ok"
 				: c->verified == 0 || u->verified == 0 ? "FAILED" : "not checked");
 		}

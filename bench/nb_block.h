@@ -22,8 +22,10 @@
  * difference from Pre-LN is the group's noise floor, memory placement
  * included). Norm-projection cells (suite "normproj"): one group per
  * (tokens, threads) of the registry's flashnorm_fwd_<dtype>_unfused (RMSNorm
- * then GEMM) and _fused entries at width np_d, output width np_m; they run
- * through the kernel measurement of `normbench run` (nb_block_plan_normproj).
+ * then GEMM) and _fused entries at width np_d, output width np_m, plus a
+ * second unfused cell with its own buffers (suite "normproj_aa": the
+ * group's A/A control); they run through the kernel measurement of
+ * `normbench run` (nb_block_plan_normproj).
  */
 #define NB_BLOCK_MAX_AXIS 16
 
@@ -79,6 +81,8 @@ enum nb_block_level nb_block_level_for(const char *preset, bool only_block);
 enum nb_status nb_block_parse_d(const char *csv, struct nb_block_config *c);
 enum nb_status nb_block_parse_seq(const char *csv, struct nb_block_config *c);
 enum nb_status nb_block_parse_ffn(const char *name, struct nb_block_config *c);
+/* Token counts of the normproj pair, 1..4096 (--normproj-tokens). */
+enum nb_status nb_block_parse_normproj_tokens(const char *csv, struct nb_block_config *c);
 
 /*
  * The benchmark model of width d: head_dim = min(128, d/2), heads =
@@ -120,7 +124,8 @@ struct nb_block_cell {
 enum nb_status nb_block_plan(const struct nb_block_config *c, const int *threads,
 			     size_t nthreads, int first_group, struct nb_block_cell **cells,
 			     size_t *ncells);
-/* The norm-projection cells as kernel cells of the run (suite "normproj"),
+/* The norm-projection cells as kernel cells of the run (suite "normproj":
+ * unfused, fused; then the unfused A/A copy in suite "normproj_aa"),
  * groups from first_group. *cells malloc'd; none when !c->normproj. */
 enum nb_status nb_block_plan_normproj(const struct nb_block_config *c, const int *threads,
 				      size_t nthreads, int first_group,
@@ -164,7 +169,9 @@ struct nb_cost nb_block_run_cost(const struct nb_block_run *r);
  * After timing, once: fills row's identity (suite "block", variant = the
  * arrangement, impl = the norm kernel the model runs, algo = the FFN kind,
  * rows = seq, d, n = stream width, k = n, m = FFN width, threads, group,
- * cache "hot", bytes, flops, working set) and the check: verified (1 pass,
+ * cache "hot", bytes, flops, working set, blas_routine: the routines one
+ * extra, untimed call issued through kernels/nb_matmul.h, counted) and the
+ * check: verified (1 pass,
  * 0 fail), err_ratio = observed / bound, verify_note. Statistics are the
  * caller's. The check, as nb_claims_check_model: the model's logits for
  * seq tokens against the long-double Pre-LN model's (the no-norm model
@@ -199,6 +206,34 @@ struct nb_block_derived {
 };
 enum nb_status nb_block_derive(const struct nb_results *r, size_t cell, uint64_t seed,
 			       struct nb_block_derived *out);
+
+/*
+ * The suite's self-checks (issue 13): a result the harness cannot produce
+ * honestly fails the run. Noise floor of a group: its A/A difference's
+ * 95% CI, margin = max(1 - lo, hi - 1) of the ratio t_copy / t_original
+ * (block: preln_aa / preln; normproj: the A/A unfused copy / unfused).
+ *  - NONORM: a block cell (any arrangement but no-norm) whose ratio
+ *    t / t_nonorm has its whole CI below 1 - margin: faster than the same
+ *    layer without its normalization, beyond the noise.
+ *  - THREADS: a GEMM-dominated block cell (flops / bytes >=
+ *    NB_BLOCK_GEMM_INTENSITY) whose 2-thread time over its 1-thread time
+ *    (unpaired bootstrap CI: other groups) lies wholly above 1 + margin of
+ *    the 2-thread group.
+ *  - FUSED: a normproj group whose fused / unfused ratio lies wholly outside
+ *    [1 - margin, 1 + margin].
+ * A cell noted busy (another task competed) or oversubscribed is not
+ * judged (counted in skipped: its time is not the arrangement's); nor is a
+ * group without its A/A cell. failed counts the checks that fired; text
+ * gets one "; "-separated line per failure ("passed (J judged, S
+ * skipped)" when none).
+ */
+#define NB_BLOCK_GEMM_INTENSITY 32.0  /* flop/byte: far above this VM's ridge (~10) */
+struct nb_block_selfcheck {
+	size_t judged, skipped, failed;
+	char text[4096];
+};
+void nb_block_self_check(const struct nb_results *r, uint64_t seed,
+			 struct nb_block_selfcheck *out);
 
 /* The block and normproj cells of r as text tables (time per layer, change
  * against Pre-LN with CI, norm share; fused against unfused); nothing when

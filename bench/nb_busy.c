@@ -120,10 +120,20 @@ int nb_busy_own_running(void)
 	return running;
 }
 
-void nb_busy_discount_own(struct nb_procstat *s, int own_running, int threads)
+bool nb_busy_oversubscribed(int own_running, int threads)
 {
-	if (own_running > threads)
-		s->procs_running -= own_running - threads;
+	return own_running >= 0 && threads > 0 && own_running > threads;
+}
+
+void nb_note_oversubscribed(char *buf, size_t size, bool oversubscribed)
+{
+	static const char note[] = "oversubscribed (more runnable threads of this process "
+				   "than the cell's threads)";
+	size_t used = strnlen(buf, size);
+
+	if (!oversubscribed || used + 2 + sizeof(note) > size)
+		return;
+	snprintf(buf + used, size - used, "%s%s", used ? "; " : "", note);
 }
 
 bool nb_busy_read(struct nb_busy_probe *p, struct nb_procstat *out)

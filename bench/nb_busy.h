@@ -38,14 +38,20 @@ bool nb_busy_read(struct nb_busy_probe *p, struct nb_procstat *out);
 /*
  * This process's runnable tasks right now (state R in
  * /proc/self/task/<tid>/stat), the caller included; -1 when the folder
- * cannot be read. The cell's own helper threads (OpenBLAS's workers beside
- * the OpenMP team) are runnable tasks too: the harness subtracts those
- * beyond the cell's thread count before the busy rule
- * (nb_busy_discount_own).
+ * cannot be read.
  */
 int nb_busy_own_running(void);
-/* procs_running less own_running's excess over threads (own < 0: as is). */
-void nb_busy_discount_own(struct nb_procstat *s, int own_running, int threads);
+/*
+ * One thread pool (issue 13): a cell of `threads` threads is oversubscribed
+ * when its process had more runnable tasks of its own than that (a second
+ * pool's workers spinning beside the team). Counted, never discounted from
+ * procs_running: false when own_running is unknown (< 0) or threads is 0
+ * (the libraries' default).
+ */
+bool nb_busy_oversubscribed(int own_running, int threads);
+/* Appends "oversubscribed (...)" to the notes in buf ("; " between parts)
+ * when oversubscribed; buf stays as is when the note does not fit. */
+void nb_note_oversubscribed(char *buf, size_t size, bool oversubscribed);
 
 /*
  * One sample's record from the looks before and after it: procs_running
@@ -81,7 +87,8 @@ void nb_cell_notes(char *buf, size_t size, double gbps, double limit_gbps, enum 
 
 /* The rule above in words, for the results file. */
 #define NB_BUSY_RULE "busy: more than half of the samples saw /proc/stat procs_running " \
-	"(less this process's runnable tasks beyond the cell's threads) > threads or the " \
-	"steal time grow (read before and after each sample)"
+	"(this process's own tasks included, never discounted) > threads or the steal time " \
+	"grow (read before and after each sample); oversubscribed: a sample saw more " \
+	"runnable tasks of this process than the cell's threads"
 
 #endif

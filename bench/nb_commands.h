@@ -1,6 +1,7 @@
 /* Subcommand entry points: each takes argc/argv from its own name on and
  * returns the process exit status (0 ok, 1 usage or I/O error, 2 a
- * verification failure, 3 a performance regression). */
+ * verification failure, 3 a performance regression, 4 a failed block-suite
+ * self-check). */
 #ifndef NB_COMMANDS_H
 #define NB_COMMANDS_H
 
@@ -9,6 +10,7 @@ enum nb_exit {
 	NB_EXIT_ERROR = 1,
 	NB_EXIT_VERIFY_FAILED = 2,
 	NB_EXIT_REGRESSION = 3,
+	NB_EXIT_SELFCHECK_FAILED = 4,   /* run: the block suite's self-checks */
 };
 
 #define NB_COMMAND(name, fn, summary) int fn(int argc, char **argv);

@@ -336,6 +336,7 @@ struct nb_pool_cell {
 	size_t nruns;
 	bool unstable;
 	bool busy;                     /* some file noted it busy */
+	bool oversubscribed;           /* some file flagged it (issue 13) */
 	bool paired;
 	size_t failed;                 /* files whose accuracy check failed */
 	double err_ratio;              /* worst error/bound (NaN: never checked) */
@@ -409,6 +410,7 @@ static enum nb_status nb_pool_add(struct nb_pool *p, const struct nb_results *r,
 		c->unstable = c->unstable || row->unstable;
 		c->busy = c->busy || (strstr(row->notes, "busy") != NULL &&
 				      strstr(row->notes, "busy unknown") == NULL);
+		c->oversubscribed = c->oversubscribed || row->oversubscribed == 1;
 		if (isfinite(row->err_ratio) && !(row->err_ratio <= c->err_ratio))
 			c->err_ratio = row->err_ratio;
 		if (nb_cell_failed(row)) {
@@ -687,6 +689,7 @@ static enum nb_status nb_add_row(struct nb_compare_report *rep, struct nb_pool_c
 	row->impl_changed = changed;
 	row->unstable = b->unstable || n->unstable;
 	row->busy = b->busy || n->busy;
+	row->oversubscribed = b->oversubscribed || n->oversubscribed;
 	row->base_err_ratio = b->err_ratio;
 	row->new_err_ratio = n->err_ratio;
 	row->base_total = b->n;
@@ -1066,6 +1069,10 @@ static const char *nb_row_note(const struct nb_compare_row *r, char *buf, size_t
 	}
 	if (r->unstable && len + 2 < size) {
 		k = snprintf(buf + len, size - len, "%sunstable", len ? ", " : "");
+		len += k > 0 && (size_t)k < size - len ? (size_t)k : strlen(buf + len);
+	}
+	if (r->oversubscribed && len + 2 < size) {
+		k = snprintf(buf + len, size - len, "%soversubscribed", len ? ", " : "");
 		len += k > 0 && (size_t)k < size - len ? (size_t)k : strlen(buf + len);
 	}
 	if (r->impl_changed && len + 2 < size)

@@ -130,6 +130,7 @@ struct nb_compare_row {
 	bool impl_changed;
 	bool unstable;            /* flagged unstable in some file of either side */
 	bool busy;                /* noted busy (another runnable task) in some file */
+	bool oversubscribed;      /* more own runnable threads than threads in some file */
 	bool filtered;            /* disturbed samples left out */
 	size_t base_total, new_total; /* samples before leaving any out */
 	size_t base_runs, new_runs;   /* runs (files) holding the cell */

@@ -87,6 +87,9 @@ static const struct nb_field nb_cell_fields[] = {
 	NB_FIELD(nb_cell_row, sde_rows, NB_FT_U64, "rows"),
 	NB_FIELD(nb_cell_row, sde_bytes, NB_FT_U64, "bytes"),
 	NB_FIELD_OPT(nb_cell_row, notes, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_cell_row, blas_routine, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_cell_row, oversubscribed, NB_FT_I32, NULL, -1),
+	NB_FIELD_OPT(nb_cell_row, context, NB_FT_U64, "tokens", 0),
 };
 
 static const struct nb_field nb_sample_fields[] = {
@@ -207,6 +210,8 @@ static const struct nb_field nb_meta_fields[] = {
 	NB_META(perf_events, NB_FT_STR),
 	NB_FIELD_OPT(nb_results_meta, notes_rule, NB_FT_STR, NULL, 0),
 	NB_FIELD_OPT(nb_results_meta, buffer_offset, NB_FT_I64, NULL, -1),
+	NB_FIELD_OPT(nb_results_meta, blas_threading, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_results_meta, self_check, NB_FT_STR, NULL, 0),
 };
 
 /* ---- small helpers ---- */

@@ -80,6 +80,11 @@ struct nb_results_meta {
 	char notes_rule[NB_RES_LONG];    /* the rules behind cells.notes */
 	int64_t buffer_offset;           /* --buffer-offset: bytes the outputs sit
 					  * past a 2 MiB boundary; -1 not given */
+	/* absent from older files (read as ""): BLAS threading model and wait
+	 * policy; the block suite's self-checks ("" none run, "passed", or the
+	 * failures) */
+	char blas_threading[NB_RES_TEXT];
+	char self_check[NB_RES_LONG];
 	int stream_count;                /* thread counts with STREAM figures */
 	int stream_threads[NB_RES_MAX_STREAM];
 	double stream_read_gbps[NB_RES_MAX_STREAM];   /* beyond the caches */
@@ -141,6 +146,13 @@ struct nb_cell_row {
 	 * (may be absent from older files): "above limit ...: limit suspect",
 	 * "busy ...", "busy unknown ..." (meta.notes_rule) */
 	char notes[NB_RES_TEXT];
+	/* absent from older files: the BLAS routine the cell's products used
+	 * ("gemv", "gemm", "gemv+gemm", "" none), 1 when a sample saw more of
+	 * this process's threads runnable than the cell's threads (-1 unknown),
+	 * the KV-cache context a decode cell's attention read (0: prefill) */
+	char blas_routine[NB_RES_SHORT];
+	int32_t oversubscribed;
+	uint64_t context;
 };
 
 /* /bench/samples: every raw sample, grouped by cell, in round order. The

@@ -120,6 +120,23 @@ static bool nb_has_word(const char *list, const char *w)
 	return false;
 }
 
+/* Which threads run a BLAS call (openblas_get_parallel: 0 sequential, 1
+ * OpenBLAS's own pthreads, 2 the caller's OpenMP team) and the wait policy
+ * its idle threads follow. */
+static void nb_blas_threading(char *buf, size_t cap)
+{
+	static const char *const model[] = {
+		"sequential (BLAS calls run in the calling thread)",
+		"pthreads (OpenBLAS's own thread pool, beside libgomp's)",
+		"OpenMP (BLAS calls run in the caller's libgomp team: one pool)",
+	};
+	int par = openblas_get_parallel();
+	const char *wait = getenv("OMP_WAIT_POLICY");
+
+	snprintf(buf, cap, "%s; wait policy: %s", par >= 0 && par <= 2 ? model[par] : "unknown",
+		 wait && *wait ? wait : "libgomp default (spin, then sleep)");
+}
+
 static const char *nb_proc_bind_name(omp_proc_bind_t b)
 {
 	switch (b) {
@@ -256,6 +273,7 @@ enum nb_status nb_sysinfo_collect(struct nb_sysinfo *out,
 	if (H5get_libversion(&maj, &min, &rel) >= 0)
 		snprintf(out->hdf5_version, sizeof(out->hdf5_version), "%u.%u.%u", maj, min, rel);
 	nb_copy_str(out->blas_version, sizeof(out->blas_version), openblas_get_config());
+	nb_blas_threading(out->blas_threading, sizeof(out->blas_threading));
 	env = getenv("OMP_PROC_BIND");
 	nb_copy_str(out->omp_proc_bind_env, sizeof(out->omp_proc_bind_env), env);
 	env = getenv("OMP_PLACES");

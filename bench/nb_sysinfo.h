@@ -26,6 +26,7 @@ struct nb_sysinfo {
 	char papi_version[64];     /* "compiled 7.0.0.0, runtime 7.0.0.0" */
 	char hdf5_version[32];     /* H5get_libversion */
 	char blas_version[256];    /* openblas_get_config() */
+	char blas_threading[256];  /* OpenBLAS's threading model and the wait policy */
 	char omp_proc_bind_env[64];  /* OMP_PROC_BIND as set ("" unset) */
 	char omp_places_env[128];    /* OMP_PLACES as set ("" unset) */
 	char omp_binding[512];     /* what OpenMP reports: "proc_bind=false

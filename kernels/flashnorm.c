@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kernels/nb_kernels.h"
+#include "kernels/nb_matmul.h"
 #include "kernels/portable/nb_portable.h"
 
 /* OpenBLAS's own threads follow p->threads (0: OpenMP's default). */
@@ -76,16 +77,14 @@ static void nb_unfused_norm(const struct nb_problem *p, size_t row_begin, size_t
 /* The fused and unfused entries, once per working type. */
 #define NB_T float
 #define NB_LIT(x) x##f
-#define NB_GEMM cblas_sgemm
-#define NB_GEMV cblas_sgemv
+#define NB_MATMUL nb_matmul_f32
 #define NB_RMS_R nb_portable_rms_r_f32
 #define NB_FLASH_FN(kind) nb_flashnorm_fwd_f32_##kind
 #include "kernels/flashnorm_tmpl.h"
 
 #define NB_T double
 #define NB_LIT(x) x
-#define NB_GEMM cblas_dgemm
-#define NB_GEMV cblas_dgemv
+#define NB_MATMUL nb_matmul_f64
 #define NB_RMS_R nb_portable_rms_r_f64
 #define NB_FLASH_FN(kind) nb_flashnorm_fwd_f64_##kind
 #include "kernels/flashnorm_tmpl.h"

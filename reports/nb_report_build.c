@@ -314,8 +314,9 @@ static const char *nb_rep_marks(const struct nb_cell_row *c)
 			 : c->verified < 0 ? (c->unstable ? "†§" : "§")
 			 : c->unstable ? "†" : "";
 
-	snprintf(marks, sizeof(marks), "%s%s%s", base,
+	snprintf(marks, sizeof(marks), "%s%s%s%s", base,
 		 strstr(c->notes, "busy") && !strstr(c->notes, "busy unknown") ? "°" : "",
+		 c->oversubscribed == 1 ? "¤" : "",
 		 strstr(c->notes, "above limit") ? "!" : "");
 	return marks;
 }
@@ -404,7 +405,8 @@ static void nb_rep_fmt_time(const struct nb_cell_row *c, double scale, char *buf
 static const char nb_rep_marks_note[] =
 	"† unstable cell (spread too large: see the run's unstable_rule); ‡ the kernel "
 	"failed its accuracy check after timing; § accuracy not checked; ° measured "
-	"while another process was runnable (busy); ! faster than its bandwidth limit "
+	"while another process was runnable (busy); ¤ oversubscribed (more runnable threads "
+	"of its own than the cell's threads); ! faster than its bandwidth limit "
 	"(the limit is suspect).";
 
 static void nb_rep_shape(const struct nb_cell_row *c, char *buf, size_t size)

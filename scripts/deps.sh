@@ -4,7 +4,7 @@
 set -u
 
 # (arguments: check those packages instead, e.g. the fuzzer's)
-packages=${*:-"pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-dev"}
+packages=${*:-"pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-openmp-dev"}
 
 missing=""
 for pkg in $packages; do

@@ -198,7 +198,7 @@ END_TEST
 
 /* The plans: six cells per (d, seq, threads) group, d outermost;
  * the pair as two registry kernels per (tokens, threads) in suite
- * "normproj", unfused first. */
+ * "normproj", unfused first, then the unfused A/A copy ("normproj_aa"). */
 START_TEST(test_block_plans)
 {
 	static const int threads[] = { 1, 2 };
@@ -217,12 +217,12 @@ START_TEST(test_block_plans)
 	}
 	free(cells);
 	ck_assert_int_eq(nb_block_plan_normproj(&c, threads, 2, 3, &np, &n), NB_OK);
-	ck_assert_uint_eq(n, 2 * c.nnp * 2);
+	ck_assert_uint_eq(n, 3 * c.nnp * 2);
 	for (size_t i = 0; i < n; i++) {
-		ck_assert_str_eq(np[i].suite, "normproj");
-		ck_assert_str_eq(np[i].kernel->name, i % 2 ? "flashnorm_fwd_f32_fused"
+		ck_assert_str_eq(np[i].suite, i % 3 == 2 ? "normproj_aa" : "normproj");
+		ck_assert_str_eq(np[i].kernel->name, i % 3 == 1 ? "flashnorm_fwd_f32_fused"
 			: "flashnorm_fwd_f32_unfused");
-		ck_assert_int_eq(np[i].group, 3 + (int)(i / 2));
+		ck_assert_int_eq(np[i].group, 3 + (int)(i / 3));
 		ck_assert_uint_eq(np[i].shape.d, 4096);
 		ck_assert_uint_eq(np[i].m, 4096);
 	}
@@ -253,6 +253,10 @@ START_TEST(test_block_parsers_and_shapes)
 	ck_assert_int_eq(nb_block_parse_ffn("gelu", &c), NB_OK);
 	ck_assert_int_eq(c.ffn, NB_FFN_GELU);
 	ck_assert_int_eq(nb_block_parse_ffn("relu", &c), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_block_parse_normproj_tokens("1,4,64", &c), NB_OK);
+	ck_assert_uint_eq(c.nnp, 3);
+	ck_assert_uint_eq(c.np_tokens[2], 64);
+	ck_assert_int_eq(nb_block_parse_normproj_tokens("4097", &c), NB_ERR_INVALID);
 	/* Llama's sizes: d 4096, 32 heads of 128, SwiGLU hidden 11008 */
 	nb_block_shape(4096, NB_FFN_SWIGLU, 512, 1e-5, &s);
 	ck_assert_uint_eq(s.heads, 32);
@@ -337,6 +341,117 @@ START_TEST(test_block_derive)
 }
 END_TEST
 
+/* Appends a cell of suite su, variant v, algo (group g, 128 x 1024,
+ * `threads`, flops / bytes = 64: GEMM-dominated) whose round-j sample is
+ * base * (1 + 0.01 * ((mult * j) % 5)): a spread of 4%. */
+static void nb_fake(struct nb_results *r, const char *su, const char *v, const char *algo,
+		    int g, int threads, double base, int mult)
+{
+	struct nb_cell_row c;
+
+	memset(&c, 0, sizeof(c));
+	nb_res_strcpy(c.suite, sizeof(c.suite), su);
+	nb_res_strcpy(c.variant, sizeof(c.variant), v);
+	nb_res_strcpy(c.algo, sizeof(c.algo), algo);
+	c.rows = 128;
+	c.d = 1024;
+	c.threads = threads;
+	c.group = g;
+	c.samples = 20;
+	c.bytes = 1e6;
+	c.flops = 64e6;
+	c.first_sample = r->nsamples;
+	for (int j = 0; j < 20; j++) {
+		struct nb_sample_row s = {
+			.cell = r->ncells, .round = (uint32_t)j, .iterations = 1,
+			.seconds = base * (1 + 0.01 * ((mult * j) % 5)),
+		};
+		ck_assert_int_eq(nb_results_add_sample(r, &s), NB_OK);
+	}
+	ck_assert_int_eq(nb_results_add_cell(r, &c), NB_OK);
+}
+
+/* A block group of `threads` (group g): Pre-LN, its A/A copy and no-norm at
+ * 10 ms, Pre-RMSNorm at rms ms (the arrangement under test). */
+static void nb_fake_group(struct nb_results *r, int g, int threads, double scale, double rms)
+{
+	nb_fake(r, "block", "preln", "swiglu", g, threads, 10e-3 * scale, 1);
+	nb_fake(r, "block", "preln_aa", "swiglu", g, threads, 10e-3 * scale, 2);
+	nb_fake(r, "block", "nonorm", "swiglu", g, threads, 10e-3 * scale, 3);
+	nb_fake(r, "block", "prermsnorm", "swiglu", g, threads, rms * 1e-3 * scale, 4);
+}
+
+/*
+ * The self-checks on synthetic timings (no clock involved), each shown to
+ * fire on a deliberately broken arrangement and to stay quiet on a sound
+ * one: NONORM on a Pre-RMSNorm layer 20% faster than no-norm; THREADS on
+ * a GEMM-dominated layer whose 2-thread time is 1.5 x its 1-thread time;
+ * FUSED on a fused arm 20% slower than the unfused one and its A/A copy. A
+ * busy or oversubscribed cell is skipped, not judged.
+ */
+START_TEST(test_block_self_checks)
+{
+	struct nb_results r;
+	struct nb_block_selfcheck sc;
+
+	/* sound: every arrangement at no-norm's time, 2 threads 0.6 x 1 */
+	nb_results_init(&r);
+	nb_fake_group(&r, 1, 1, 1.0, 10.1);
+	nb_fake_group(&r, 2, 2, 0.6, 10.1);
+	nb_fake(&r, "normproj", "flashnorm", "unfused", 3, 1, 5e-3, 1);
+	nb_fake(&r, "normproj", "flashnorm", "fused", 3, 1, 5e-3, 2);
+	nb_fake(&r, "normproj_aa", "flashnorm", "unfused", 3, 1, 5e-3, 3);
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_msg(sc.failed == 0, "%s", sc.text);
+	ck_assert_uint_gt(sc.judged, 8);
+	ck_assert_ptr_nonnull(strstr(sc.text, "passed"));
+
+	/* NONORM fires: Pre-RMSNorm 20% faster than the layer without norms */
+	for (size_t j = 0; j < 20; j++)
+		r.samples[r.cells[3].first_sample + j].seconds *= 0.8;
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.failed, 1);
+	ck_assert_ptr_nonnull(strstr(sc.text, "prermsnorm d=1024 seq=128 threads=1"));
+	ck_assert_ptr_nonnull(strstr(sc.text, "faster than no-norm"));
+	/* ... and is skipped when that cell ran beside another task */
+	nb_res_strcpy(r.cells[3].notes, sizeof(r.cells[3].notes), "busy (12 of 20 samples)");
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_msg(sc.failed == 0, "%s", sc.text);
+	ck_assert_uint_gt(sc.skipped, 0);
+	r.cells[3].notes[0] = '\0';
+	for (size_t j = 0; j < 20; j++)
+		r.samples[r.cells[3].first_sample + j].seconds /= 0.8;
+
+	/* THREADS fires: the 2-thread Pre-LN layer 1.5 x the 1-thread one
+	 * (its whole group, so no arrangement beats no-norm) */
+	for (size_t i = 4; i < 8; i++)
+		for (size_t j = 0; j < 20; j++)
+			r.samples[r.cells[i].first_sample + j].seconds *= 2.5;
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.failed, 4);
+	ck_assert_ptr_nonnull(strstr(sc.text, "block preln d=1024 seq=128: 2 threads take"));
+	r.cells[7].oversubscribed = 1;
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.failed, 3);
+	r.cells[7].oversubscribed = 0;
+	for (size_t i = 4; i < 8; i++)
+		for (size_t j = 0; j < 20; j++)
+			r.samples[r.cells[i].first_sample + j].seconds /= 2.5;
+
+	/* FUSED fires: the fused arm 20% slower than unfused and its A/A copy */
+	for (size_t j = 0; j < 20; j++)
+		r.samples[r.cells[9].first_sample + j].seconds *= 1.2;
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.failed, 1);
+	ck_assert_ptr_nonnull(strstr(sc.text, "normproj 128 tokens threads=1: fused takes"));
+	/* without its A/A copy the group is not judged */
+	nb_res_strcpy(r.cells[10].suite, sizeof(r.cells[10].suite), "kernel");
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.failed, 0);
+	nb_results_free(&r);
+}
+END_TEST
+
 /* Runs NB_BIN (set by `make check`) with args, stdout and stderr into
  * dir/out.txt; returns the exit status (128 + signal when killed). */
 static int nb_run_bin(const char *dir, const char *const *args, char *out, size_t size)
@@ -394,7 +509,10 @@ START_TEST(test_block_cli)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(file, sizeof(file), "%s/b.h5", dir);
 	rc = nb_run_bin(dir, args, out, sizeof(out));
-	ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+	/* 4: a self-check fired on this run's timings (tested on synthetic
+	 * ones in test_block_self_checks: no timing is asserted here) */
+	ck_assert_msg(rc == 0 || (rc == 4 && strstr(out, "self-checks FAILED")), "exit %d: %s",
+		      rc, out);
 	ck_assert_ptr_nonnull(strstr(out, "block: one pre-norm layer"));
 	ck_assert_ptr_nonnull(strstr(out, "normproj: RMSNorm then GEMM"));
 	ck_assert_msg(nb_results_read(file, &r) == NB_OK, "%s", nb_error());
@@ -414,14 +532,18 @@ START_TEST(test_block_cli)
 			ck_assert_uint_eq(c->d, 32);
 			ck_assert_uint_eq(c->rows, 3);
 			ck_assert_int_eq(c->group, r.cells[i - (size_t)(blocks - 1)].group);
+			ck_assert_str_eq(c->blas_routine, "gemm");
+			ck_assert_int_ne(c->oversubscribed, 1);
 		} else {
-			ck_assert_str_eq(c->suite, "normproj");
-			ck_assert_str_eq(c->algo, np % 2 ? "fused" : "unfused");
+			ck_assert_str_eq(c->suite, np % 3 == 2 ? "normproj_aa" : "normproj");
+			ck_assert_str_eq(c->algo, np % 3 == 1 ? "fused" : "unfused");
+			ck_assert_str_eq(c->blas_routine, c->rows == 1 ? "gemv" : "gemm");
 			np++;
 		}
 	}
 	ck_assert_int_eq(blocks, NB_BLOCK_ARR_COUNT);
-	ck_assert_int_eq(np, 4);      /* tiny preset: 1 and 16 tokens, one thread */
+	ck_assert_int_eq(np, 6);      /* tiny preset: 1 and 16 tokens, one thread */
+	ck_assert_ptr_nonnull(strstr(r.meta.blas_threading, "OpenMP"));
 	nb_results_free(&r);
 
 	ck_assert_int_eq(nb_run_bin(dir, (const char *[]){ "run", "--suite", "block",
@@ -452,6 +574,7 @@ Suite *nb_suite_block(void)
 	tcase_add_test(tc, test_block_plans);
 	tcase_add_test(tc, test_block_parsers_and_shapes);
 	tcase_add_test(tc, test_block_derive);
+	tcase_add_test(tc, test_block_self_checks);
 	tcase_add_test(tc, test_block_cli);
 	suite_add_tcase(s, tc);
 	return s;

@@ -97,23 +97,27 @@ START_TEST(test_busy_probe_files)
 }
 END_TEST
 
-/* The process's own runnable tasks: at least the caller; those beyond the
- * cell's threads come off procs_running, never more. */
+/* The process's own runnable tasks: at least the caller; more than the
+ * cell's threads is oversubscribed (never discounted), unknown is not. */
 START_TEST(test_busy_own_running)
 {
-	struct nb_procstat s = { .procs_running = 7, .steal_ticks = 0 };
+	char notes[160] = "busy (3 of 5 samples)", small[24] = "busy";
 	int own = nb_busy_own_running();
 
 	if (access("/proc/self/task", R_OK) == 0) {
 		ck_assert_int_ge(own, 1);
 		ck_assert_int_le(own, 4096);
 	}
-	nb_busy_discount_own(&s, 5, 2);
-	ck_assert_int_eq(s.procs_running, 4);
-	nb_busy_discount_own(&s, 2, 2);
-	ck_assert_int_eq(s.procs_running, 4);
-	nb_busy_discount_own(&s, -1, 2);
-	ck_assert_int_eq(s.procs_running, 4);
+	ck_assert(nb_busy_oversubscribed(3, 2));
+	ck_assert(!nb_busy_oversubscribed(2, 2));
+	ck_assert(!nb_busy_oversubscribed(-1, 2));
+	nb_note_oversubscribed(notes, sizeof(notes), false);
+	ck_assert_str_eq(notes, "busy (3 of 5 samples)");
+	nb_note_oversubscribed(notes, sizeof(notes), true);
+	ck_assert_str_eq(notes, "busy (3 of 5 samples); oversubscribed (more runnable threads "
+			 "of this process than the cell's threads)");
+	nb_note_oversubscribed(small, sizeof(small), true);
+	ck_assert_str_eq(small, "busy");
 }
 END_TEST
 

@@ -11,6 +11,7 @@
 
 #include "common/nb_rng.h"
 #include "kernels/nb_kernels.h"
+#include "kernels/nb_matmul.h"
 
 /* Tensors outside the layers, then per layer (Q/K/V and SwiGLU's gate|up
  * are concatenated, so each reader is one GEMM in every arrangement). */

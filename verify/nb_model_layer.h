@@ -51,8 +51,7 @@ static void NB_FN(ffn_control)(const struct nb_model *m, struct nb_model_ws *ws,
 	NB_T *z = ws->z, *hf = ws->hf;
 	bool st16 = nb_is_bf16(m), swiglu = m->shape.ffn_kind == NB_FFN_SWIGLU;
 
-	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)seq, (int)f13, (int)n,
-		NB_LIT(1.0), x, (int)n, w, (int)f13, NB_LIT(0.0), z, (int)f13);
+	NB_MATMUL(false, seq, f13, n, NB_LIT(1.0), x, n, w, f13, NB_LIT(0.0), z, f13);
 	for (size_t t = 0; t < seq; t++) {
 		NB_T r = NB_FN(rms_r)(x + t * n, n, m->shape.eps), *zt = z + t * f13;
 		for (size_t j = 0; j < f; j++) {

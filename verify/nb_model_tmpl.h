@@ -6,7 +6,7 @@
 #undef NB_T
 #undef NB_FN
 #undef NB_LIT
-#undef NB_GEMM
+#undef NB_MATMUL
 #undef NB_SQRT
 #undef NB_EXP
 #undef NB_ERF
@@ -14,7 +14,7 @@
 #define NB_T double
 #define NB_FN(name) nb_##name##_d
 #define NB_LIT(x) x
-#define NB_GEMM cblas_dgemm
+#define NB_MATMUL nb_matmul_f64
 #define NB_SQRT sqrt
 #define NB_EXP exp
 #define NB_ERF erf
@@ -22,7 +22,7 @@
 #define NB_T float
 #define NB_FN(name) nb_##name##_f
 #define NB_LIT(x) x##f
-#define NB_GEMM cblas_sgemm
+#define NB_MATMUL nb_matmul_f32
 #define NB_SQRT sqrtf
 #define NB_EXP expf
 #define NB_ERF erff
@@ -44,8 +44,7 @@ static void NB_FN(gemm_bias)(size_t rows, size_t k, size_t cols, const NB_T *x, 
 			     const NB_T *w, size_t ldw, const NB_T *b, NB_T *y, size_t ldy,
 			     bool st16)
 {
-	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)k,
-		NB_LIT(1.0), x, (int)ldx, w, (int)ldw, NB_LIT(0.0), y, (int)ldy);
+	NB_MATMUL(false, rows, cols, k, NB_LIT(1.0), x, ldx, w, ldw, NB_LIT(0.0), y, ldy);
 	for (size_t t = 0; t < rows; t++) {
 		NB_T *yt = y + t * ldy;
 		if (b)
@@ -85,8 +84,7 @@ static NB_T NB_FN(ln_stats)(const NB_T *x, size_t n, double eps, NB_T *mean)
 static void NB_FN(flash_own)(size_t rows, size_t n, size_t cols, double eps, const NB_T *x,
 			     const NB_T *w, const NB_T *b, NB_T *out, size_t ldo, bool st16)
 {
-	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)n,
-		NB_LIT(1.0), x, (int)n, w, (int)cols, NB_LIT(0.0), out, (int)ldo);
+	NB_MATMUL(false, rows, cols, n, NB_LIT(1.0), x, n, w, cols, NB_LIT(0.0), out, ldo);
 	for (size_t t = 0; t < rows; t++) {
 		NB_T r = NB_FN(rms_r)(x + t * n, n, eps), *o = out + t * ldo;
 		for (size_t j = 0; j < cols; j++)
@@ -100,8 +98,7 @@ static void NB_FN(flash_ln_own)(size_t rows, size_t n, size_t cols, double eps,
 				const NB_T *x, const NB_T *w, const NB_T *colsum, const NB_T *b,
 				NB_T *out, bool st16)
 {
-	NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, (int)n,
-		NB_LIT(1.0), x, (int)n, w, (int)cols, NB_LIT(0.0), out, (int)cols);
+	NB_MATMUL(false, rows, cols, n, NB_LIT(1.0), x, n, w, cols, NB_LIT(0.0), out, cols);
 	for (size_t t = 0; t < rows; t++) {
 		NB_T mu, r = NB_FN(ln_stats)(x + t * n, n, eps, &mu), *o = out + t * cols;
 		for (size_t j = 0; j < cols; j++) {
@@ -134,8 +131,8 @@ static void NB_FN(attention)(size_t seq, size_t heads, size_t dh, const NB_T *qk
 	NB_T c = NB_LIT(1.0) / NB_SQRT((NB_T)dh);
 
 	for (size_t h = 0; h < heads; h++) {
-		NB_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)seq, (int)seq, (int)dh, c,
-			qkv + h * dh, (int)ld, qkv + a + h * dh, (int)ld, NB_LIT(0.0), s, (int)seq);
+		NB_MATMUL(true, seq, seq, dh, c, qkv + h * dh, ld, qkv + a + h * dh, ld,
+			  NB_LIT(0.0), s, seq);
 		for (size_t t = 0; t < seq; t++) {
 			NB_T *st = s + t * seq, mx = st[0], z = NB_LIT(0.0);
 			for (size_t j = 1; j <= t; j++)
@@ -149,9 +146,8 @@ static void NB_FN(attention)(size_t seq, size_t heads, size_t dh, const NB_T *qk
 			for (size_t j = t + 1; j < seq; j++)
 				st[j] = NB_LIT(0.0);
 		}
-		NB_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)seq, (int)dh, (int)seq,
-			NB_LIT(1.0), s, (int)seq, qkv + 2 * a + h * dh, (int)ld, NB_LIT(0.0),
-			o + h * dh, (int)a);
+		NB_MATMUL(false, seq, dh, seq, NB_LIT(1.0), s, seq, qkv + 2 * a + h * dh, ld,
+			  NB_LIT(0.0), o + h * dh, a);
 	}
 	NB_FN(store)(o, seq * a, st16);
 }
