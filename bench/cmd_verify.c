@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_publish.h"
 #include "bench/nb_results.h"
 #include "kernels/nb_kernels.h"
 #include "verify/nb_accsweep.h"
@@ -1012,6 +1013,17 @@ int nb_cmd_verify(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	if (o.input) {
+		/* -o and --dump never replace the --input file (issue 14) */
+		char in[4096], dset[1024];
+		const char *inp = in;
+		if (nb_verify_split_spec(o.input, in, sizeof(in), dset, sizeof(dset)) == NB_OK &&
+		    (nb_check_not_input("-o", o.output, &inp, 1) != NB_OK ||
+		     nb_check_not_input("--dump", o.dump, &inp, 1) != NB_OK)) {
+			fprintf(stderr, "normbench verify: %s\n", nb_error());
+			return NB_EXIT_ERROR;
+		}
+	}
 	nb_join_args(argc, argv, cmdline, sizeof(cmdline));
 	if (o.make_outliers)
 		return nb_verify_make_outliers(&o);

@@ -29,8 +29,9 @@
 
 /*
  * Root attributes of the file (one HDF5 attribute per member, same name;
- * strings are variable-length UTF-8 attributes, the stream_* members are
- * arrays of stream_count elements). Units are in the names or comments.
+ * strings are fixed-length UTF-8 attributes (older files: variable-length,
+ * also read), the stream_* members are arrays of stream_count elements).
+ * Units are in the names or comments.
  */
 struct nb_results_meta {
 	int schema_version;              /* NB_RESULTS_SCHEMA_VERSION */

@@ -62,6 +62,7 @@ while [ "$i" -lt "$n" ]; do
 		codes="$codes $cmd:$rc"
 	done
 	i=$((i + 1))
+	[ $((i % 500)) -eq 0 ] && echo "$i files: $crashes crashes, $hangs slow runs so far" >&2
 done
 echo "$n damaged files from $nseeds seeds: $crashes crashes (a signal or an unknown exit)," \
 	"$hangs runs of 10 s or more; slowest run $slowest ms"

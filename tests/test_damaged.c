@@ -345,6 +345,22 @@ START_TEST(test_outputs_never_replace_inputs)
 	after = nb_test_slurp(a, &n1);
 	ck_assert_uint_eq(n0, n1);
 	ck_assert(memcmp(before, after, n0) == 0);
+	/* verify --input: -o and --dump may not be the input either */
+	ck_assert_int_eq(nb_bin(NULL, "verify --make-outliers in.h5:/x --shape 4x64", NULL), 0);
+	free(before);
+	before = nb_test_slurp(nb_path("in.h5"), &n0);
+	ck_assert_int_eq(nb_bin(NULL, "verify --input in.h5:/x --variants rmsnorm -o in.h5 "
+				"--force", &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "refusing to overwrite an input"));
+	free(err);
+	ck_assert_int_eq(nb_bin(NULL, "verify --input in.h5:/x --variants rmsnorm --dump in.h5 "
+				"--force", &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "refusing to overwrite an input"));
+	free(err);
+	free(after);
+	after = nb_test_slurp(nb_path("in.h5"), &n1);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert(memcmp(before, after, n0) == 0);
 	/* a fine --md still appears, and no temporary file stays */
 	ck_assert_int_eq(nb_bin(NULL, "compare a.h5 a.h5 --md out/r.md", NULL), 0);
 	ck_assert(nb_test_exists(nb_path("out/r.md")));
