@@ -102,6 +102,7 @@ static enum nb_status nb_rep_verify_meta(const char *path, struct nb_results_met
 			   sizeof(m->normbench_version));
 	nb_rep_attr_string(file, "isa_detected", m->isa_detected, sizeof(m->isa_detected));
 	nb_rep_attr_string(file, "isa_cap", m->isa_cap, sizeof(m->isa_cap));
+	nb_rep_attr_string(file, "emulated", m->emulated, sizeof(m->emulated));
 	nb_rep_attr_string(file, "command_line", m->command_line, sizeof(m->command_line));
 	nb_rep_attr_string(file, "eps_mode", m->eps_mode, sizeof(m->eps_mode));
 	nb_rep_attr_string(file, "prms_round", m->prms_round, sizeof(m->prms_round));
