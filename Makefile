@@ -5,12 +5,39 @@
 #   make results    the main job: default sweep, verification, report
 #   make demo       every forward kernel once, checked against ref/
 #   make clean
+#   make ARCH=arm64        the arm64 build (cross-compiled on x86 into
+#                          build/arm64; docs/arm64.md), check-arm64 its tests
+#                          under qemu-aarch64
 # Missing Debian dependencies are installed (or the command printed) first.
 
-BUILD ?= build
 .DEFAULT_GOAL := all
 CC := gcc
 SANITIZE ?=
+
+# ARCH: the target; the host's own by default. arm64 on a non-Arm host is a
+# cross build (gcc-aarch64-linux-gnu, Debian's arm64 libraries through
+# multiarch) whose programs run under qemu-aarch64 ($(BUILD)/normbench-qemu).
+HOST_ARCH := $(shell uname -m)
+ifeq ($(HOST_ARCH),aarch64)
+ARCH ?= arm64
+else
+ARCH ?= x86_64
+endif
+ifeq ($(ARCH),arm64)
+ISA_DIRS := kernels/neon kernels/sve
+ifneq ($(HOST_ARCH),aarch64)
+CROSS := 1
+CC := aarch64-linux-gnu-gcc
+BUILD ?= build/arm64
+DEPS_TARGET := arm64
+endif
+else
+ISA_DIRS := kernels/avx2 kernels/avx512
+endif
+BUILD ?= build
+# a cross build's programs run under user-mode emulation (qemu-user); the
+# CPU it emulates is QEMU_CPU's (check-arm64 sets it)
+RUN := $(if $(CROSS),qemu-aarch64,)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wdouble-promotion -Werror
@@ -27,6 +54,10 @@ endif
 # ISA files get their -m flags and nothing else does: never -march=native
 AVX2_FLAGS := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c
+# Arm: NEON (Advanced SIMD) is part of armv8-a; SVE kernels are vector-length
+# agnostic and get +sve only
+NEON_FLAGS := -march=armv8-a
+SVE_FLAGS := -march=armv8-a+sve
 
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 include $(BUILD)/config.mk
@@ -35,13 +66,15 @@ endif
 # dependencies first: config.mk is remade (and make restarts) when missing
 $(BUILD)/config.mk: scripts/deps.sh scripts/configure.sh
 	@mkdir -p $(BUILD)
-	@scripts/deps.sh
-	@scripts/configure.sh > $@.tmp && mv $@.tmp $@
+	@scripts/deps.sh $(DEPS_TARGET)
+	@scripts/configure.sh $(DEPS_TARGET) $(if $(CROSS),$(abspath $(BUILD))/sysroot) > $@.tmp && mv $@.tmp $@
 
-LIB_SRC := $(wildcard common/*.c kernels/*.c kernels/portable/*.c kernels/avx2/*.c \
-	kernels/avx512/*.c ref/*.c verify/*.c reports/*.c) \
+LIB_SRC := $(wildcard common/*.c kernels/*.c kernels/portable/*.c \
+	$(ISA_DIRS:%=%/*.c) ref/*.c verify/*.c reports/*.c) \
 	$(filter-out bench/main.c,$(wildcard bench/*.c))
-TEST_SRC := $(wildcard tests/*.c)
+# tests/*_avx512.c hold x86 instructions
+TEST_SRC := $(if $(filter arm64,$(ARCH)),$(filter-out tests/%_avx512.c,$(wildcard tests/*.c)),\
+	$(wildcard tests/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -54,7 +87,7 @@ GIT_DIRTY := $(shell git diff --quiet HEAD 2>/dev/null && echo 0 || echo 1)
 VERSION_DEFS := -DNB_GIT_REV='"$(GIT_REV)"' -DNB_GIT_DIRTY=$(GIT_DIRTY) \
 	-DNB_CFLAGS='"$(OPT) -ffp-contract=off -fopenmp"'
 
-.PHONY: all check asan clean demo layering results
+.PHONY: all check check-arm64 check-arm64-ci asan clean demo layering results
 all: $(BIN)
 
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c $(BUILD)/config.mk
@@ -64,6 +97,14 @@ $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c $(BUILD)/config.mk
 $(BUILD)/kernels/avx512/%.o: kernels/avx512/%.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+$(BUILD)/kernels/neon/%.o: kernels/neon/%.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(NEON_FLAGS) -c $< -o $@
+
+$(BUILD)/kernels/sve/%.o: kernels/sve/%.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(SVE_FLAGS) -c $< -o $@
 
 # tests may hold ISA-specific probes (the native conversion instructions);
 # they are compiled with the AVX-512 flags and run only where the CPU has them
@@ -99,8 +140,21 @@ layering:
 		{ echo "layering: kernels/ includes ref/" >&2; exit 1; }
 
 # CK_DEFAULT_TIMEOUT: some accuracy sweeps take seconds, more under ASan
-check: layering $(TESTS) $(BIN)
-	CK_DEFAULT_TIMEOUT=600 NB_BIN=$(abspath $(BIN)) $(TESTS)
+# the tests run normbench as NB_BIN: under emulation, through a wrapper
+NB_BIN := $(abspath $(if $(CROSS),$(BUILD)/normbench-qemu,$(BIN)))
+$(BUILD)/normbench-qemu: $(BIN)
+	printf '#!/bin/sh\nexec qemu-aarch64 %s "$$@"\n' '$(abspath $(BIN))' > $@.tmp
+	chmod +x $@.tmp && mv $@.tmp $@
+
+check: layering $(TESTS) $(BIN) $(NB_BIN)
+	CK_DEFAULT_TIMEOUT=600 NB_BIN=$(NB_BIN) $(RUN) $(TESTS)
+
+# arm64 under emulation (cross build; docs/arm64.md): NEON, and SVE at 128,
+# 256, 512 and 2048 bits; check-arm64 runs every suite, check-arm64-ci the
+# ISA and kernel suites (what .ci/run runs unless NB_CI_ARM64=0)
+check-arm64 check-arm64-ci:
+	$(MAKE) ARCH=arm64 all build/arm64/nb_tests build/arm64/normbench-qemu
+	scripts/check-arm64.sh build/arm64 $(if $(filter check-arm64-ci,$@),ci,full)
 
 asan:
 	$(MAKE) BUILD=build/asan SANITIZE=1 check

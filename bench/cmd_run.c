@@ -102,7 +102,7 @@ static void nb_run_usage(FILE *out)
 		"  --quick               same as --preset quick\n"
 		"  --variants LIST       layernorm,rmsnorm,prmsnorm,crmsnorm,flashnorm,all\n"
 		"  --impl LIST           'best' (default), 'all', or kernel names (normbench list)\n"
-		"  --isa LEVEL           cap the ISA: portable, avx2, avx512 (also env NB_ISA)\n"
+		"  --isa LEVEL           cap the ISA: " NB_ISA_LIST " (also env NB_ISA)\n"
 		"  --all-isa             time the best kernel of every usable ISA level\n"
 		"  --dtypes LIST         f32,f64,f16,bf16,all\n"
 		"  --shapes LIST         ROWSxD items, e.g. 1x4096,64x4096\n"
@@ -322,8 +322,8 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 	if (a->isa) {
 		enum nb_isa cap = nb_isa_from_name(a->isa);
 		if (cap == NB_ISA_COUNT)
-			return nb_fail(NB_ERR_NOTFOUND, "--isa: unknown ISA '%s' (portable, "
-				       "avx2, avx512)", a->isa);
+			return nb_fail(NB_ERR_NOTFOUND, "--isa: unknown ISA '%s' (" NB_ISA_LIST ")",
+				       a->isa);
 		if ((st = nb_isa_set_cap(cap)) != NB_OK)
 			return st;
 	}
@@ -1347,6 +1347,7 @@ static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *
 	nb_res_strcpy(m->cache_method, sizeof(m->cache_method), si->caches.method);
 	m->virtualized = si->virtualized;
 	nb_res_strcpy(m->hypervisor, sizeof(m->hypervisor), si->hypervisor);
+	nb_res_strcpy(m->emulated, sizeof(m->emulated), si->emulated);
 	nb_res_strcpy(m->compiler, sizeof(m->compiler), si->compiler);
 	nb_res_strcpy(m->cflags, sizeof(m->cflags), si->cflags);
 	nb_res_strcpy(m->papi_version, sizeof(m->papi_version), si->papi_version);

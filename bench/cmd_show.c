@@ -37,6 +37,9 @@ static void nb_show_meta(const char *path, const struct nb_results *r)
 	printf("  CPU %s, %d logical CPUs%s%s%s\n", m->cpu_model, m->cores,
 	       m->virtualized ? ", virtualized" : "", m->hypervisor[0] ? " by " : "",
 	       m->hypervisor);
+	if (m->emulated[0])
+		printf("  EMULATED (%s): the timings below measure the emulator, not "
+		       "this CPU; they are not performance\n", m->emulated);
 	printf("  caches %s\n", m->caches);
 	printf("  ISA detected %s, cap %s\n", m->isa_detected, m->isa_cap);
 	printf("  threads: %s; %s\n", m->openmp, m->thread_binding);

@@ -183,6 +183,7 @@ static const struct nb_field nb_meta_fields[] = {
 	NB_META(cache_method, NB_FT_STR),
 	NB_META(virtualized, NB_FT_I32),
 	NB_META(hypervisor, NB_FT_STR),
+	NB_META(emulated, NB_FT_STR),
 	NB_META(compiler, NB_FT_STR),
 	NB_META(cflags, NB_FT_STR),
 	NB_META(papi_version, NB_FT_STR),

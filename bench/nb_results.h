@@ -51,6 +51,9 @@ struct nb_results_meta {
 	char cache_method[NB_RES_TEXT];  /* how the sizes were measured */
 	int virtualized;                 /* 1: a hypervisor was detected */
 	char hypervisor[NB_RES_NAME];    /* vendor or "" */
+	char emulated[NB_RES_TEXT];      /* "" native; else how the run was
+					  * emulated (arm64 under qemu): its
+					  * timings are not performance */
 	char compiler[NB_RES_TEXT];
 	char cflags[NB_RES_TEXT];
 	char papi_version[NB_RES_SHORT];

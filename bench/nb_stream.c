@@ -78,12 +78,16 @@ struct nb_stream_fns {
 
 static struct nb_stream_fns nb_stream_pick(void)
 {
+#if defined(__x86_64__)
 	if (nb_isa_usable(NB_ISA_AVX512))
 		return (struct nb_stream_fns){ nb_stream_read_avx512, nb_stream_copy_avx512,
 			nb_stream_copy_nt_avx512, "avx512" };
 	if (nb_isa_usable(NB_ISA_AVX2))
 		return (struct nb_stream_fns){ nb_stream_read_avx2, nb_stream_copy_avx2,
 			nb_stream_copy_nt_avx2, "avx2" };
+#endif
+	/* arm64: ordinary loads and stores (docs/arm64.md: STNP, the
+	 * non-temporal store pair, is a hint not measured here) */
 	return (struct nb_stream_fns){ nb_stream_read_portable, nb_stream_copy_portable,
 		NULL, "none" };
 }

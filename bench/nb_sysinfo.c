@@ -88,7 +88,12 @@ static void nb_cpuinfo_value(const char *line, char *dst, size_t cap)
 	snprintf(dst, cap, "%.*s", (int)len, v);
 }
 
-static void nb_read_cpuinfo(struct nb_sysinfo *si)
+/* The arm64 MIDR fields of /proc/cpuinfo ("" when absent, as on x86). */
+struct nb_midr {
+	char implementer[16], part[16], variant[16], revision[16];
+};
+
+static void nb_read_cpuinfo(struct nb_sysinfo *si, struct nb_midr *midr)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	char *line = NULL;
@@ -96,18 +101,87 @@ static void nb_read_cpuinfo(struct nb_sysinfo *si)
 
 	if (!f)
 		return;
-	/* the first processor's entries describe the machine */
+	/* the first processor's entries describe the machine; arm64 lists
+	 * its CPU features as "Features" and its identity as MIDR fields */
 	while (getline(&line, &cap, f) > 0) {
 		if (!si->cpu_model[0] && strncmp(line, "model name", 10) == 0)
 			nb_cpuinfo_value(line, si->cpu_model, sizeof(si->cpu_model));
-		else if (!si->cpu_flags[0] && strncmp(line, "flags", 5) == 0)
+		else if (!si->cpu_flags[0] && (strncmp(line, "flags", 5) == 0 ||
+					       strncmp(line, "Features", 8) == 0))
 			nb_cpuinfo_value(line, si->cpu_flags, sizeof(si->cpu_flags));
-		if (si->cpu_model[0] && si->cpu_flags[0])
+		else if (!midr->implementer[0] && strncmp(line, "CPU implementer", 15) == 0)
+			nb_cpuinfo_value(line, midr->implementer, sizeof(midr->implementer));
+		else if (!midr->part[0] && strncmp(line, "CPU part", 8) == 0)
+			nb_cpuinfo_value(line, midr->part, sizeof(midr->part));
+		else if (!midr->variant[0] && strncmp(line, "CPU variant", 11) == 0)
+			nb_cpuinfo_value(line, midr->variant, sizeof(midr->variant));
+		else if (!midr->revision[0] && strncmp(line, "CPU revision", 12) == 0)
+			nb_cpuinfo_value(line, midr->revision, sizeof(midr->revision));
+		else if (strncmp(line, "processor", 9) == 0 && si->cpu_flags[0])
 			break;
 	}
 	free(line);
 	fclose(f);
 }
+
+#if defined(__aarch64__)
+/* Names of the MIDR implementer/part pairs of the Arm server cores normbench
+ * is evaluated on (Arm's TRMs; Linux arch/arm64/include/asm/cputype.h). */
+static const char *nb_arm_core_name(unsigned long impl, unsigned long part)
+{
+	static const struct {
+		unsigned long impl, part;
+		const char *name;
+	} cores[] = {
+		{ 0x41, 0xd0c, "Arm Neoverse N1" }, { 0x41, 0xd40, "Arm Neoverse V1" },
+		{ 0x41, 0xd49, "Arm Neoverse N2" }, { 0x41, 0xd4f, "Arm Neoverse V2" },
+		{ 0x41, 0xd8e, "Arm Neoverse N3" }, { 0x41, 0xd84, "Arm Neoverse V3" },
+		{ 0x41, 0xd08, "Arm Cortex-A72" },  { 0x41, 0xd0b, "Arm Cortex-A76" },
+		{ 0x41, 0xd03, "Arm Cortex-A53" },  { 0x46, 0x001, "Fujitsu A64FX" },
+		{ 0xc0, 0xac3, "Ampere AmpereOne" }, { 0x48, 0xd01, "HiSilicon TSV110" },
+	};
+
+	for (size_t i = 0; i < sizeof(cores) / sizeof(cores[0]); i++)
+		if (cores[i].impl == impl && cores[i].part == part)
+			return cores[i].name;
+	return NULL;
+}
+
+/*
+ * arm64: the CPU model from the MIDR fields, and whether this process runs
+ * under emulation. Two signs, either enough: (1) /proc/cpuinfo has no MIDR
+ * fields but x86 ones ("vendor_id"/"model name"): qemu-user passes the
+ * host's file through, so aarch64 code is being translated on an x86 host;
+ * (2) MIDR implementer 0x00 ("reserved for software use"), which qemu's
+ * "max" CPU reports in full-system emulation. Emulated timings measure the
+ * translator, not the CPU: results files and show/report mark such runs.
+ */
+static void nb_arm_describe(struct nb_sysinfo *si, const struct nb_midr *midr)
+{
+	if (!midr->implementer[0]) {
+		char host[sizeof(si->cpu_model)];
+
+		snprintf(host, sizeof(host), "%s", si->cpu_model[0] ? si->cpu_model : "unknown");
+		snprintf(si->emulated, sizeof(si->emulated),
+			 "user-mode emulation (qemu-user): aarch64 code on a non-Arm host");
+		snprintf(si->cpu_model, sizeof(si->cpu_model), "emulated aarch64 on %.90s", host);
+		return;
+	}
+	{
+		unsigned long impl = strtoul(midr->implementer, NULL, 0);
+		unsigned long part = strtoul(midr->part, NULL, 0);
+		const char *name = nb_arm_core_name(impl, part);
+
+		snprintf(si->cpu_model, sizeof(si->cpu_model),
+			 "%s (MIDR implementer %s part %s variant %s revision %s)",
+			 name ? name : "Arm CPU", midr->implementer, midr->part, midr->variant,
+			 midr->revision);
+		if (impl == 0)
+			snprintf(si->emulated, sizeof(si->emulated),
+				 "MIDR implementer 0x00: a software CPU (qemu's max)");
+	}
+}
+#endif
 
 /* Whether the space-separated list has the word w. */
 static bool nb_has_word(const char *list, const char *w)
@@ -234,6 +308,12 @@ void nb_machine_key(const struct nb_sysinfo *si, char out[17])
 		     nb_round_pow2_kib(si->caches.os_l1d),
 		     nb_round_pow2_kib(si->caches.os_l2), si->virtualized ? 1 : 0);
 	h = nb_fnv1a(h, buf, (size_t)n);
+	/* x86 keys are unchanged; an arm64 build (native or emulated) never
+	 * shares a key with an x86 one, nor an emulated run with a native one */
+#if defined(__aarch64__)
+	n = snprintf(buf, sizeof(buf), "arch=aarch64 emulated=%d", si->emulated[0] ? 1 : 0);
+	h = nb_fnv1a(h, buf, (size_t)n);
+#endif
 	snprintf(out, 17, "%016llx", h);
 }
 
@@ -247,10 +327,17 @@ enum nb_status nb_sysinfo_collect(struct nb_sysinfo *out,
 	const char *env;
 	long cores;
 
+	struct nb_midr midr = { "", "", "", "" };
+
 	memset(out, 0, sizeof(*out));
 	if (gethostname(out->host, sizeof(out->host) - 1) != 0)
 		out->host[0] = 0;
-	nb_read_cpuinfo(out);
+	nb_read_cpuinfo(out, &midr);
+#if defined(__aarch64__)
+	nb_arm_describe(out, &midr);
+#else
+	(void)midr;
+#endif
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	out->cores = cores > 0 ? (int)cores : 0;
 	out->omp_procs = omp_get_num_procs();

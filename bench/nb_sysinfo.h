@@ -12,7 +12,8 @@
 
 struct nb_sysinfo {
 	char host[256];            /* gethostname */
-	char cpu_model[128];       /* /proc/cpuinfo "model name" (else CPUID brand) */
+	char cpu_model[128];       /* /proc/cpuinfo "model name"; arm64: from the
+				    * MIDR implementer/part fields */
 	char cpu_flags[4096];      /* /proc/cpuinfo "flags", space separated */
 	int cores;                 /* online logical CPUs (sysconf) */
 	int omp_procs;             /* omp_get_num_procs(): CPUs this process may use */
@@ -20,6 +21,9 @@ struct nb_sysinfo {
 	bool virtualized;          /* CPUID.1:ECX[31] or the "hypervisor" flag */
 	char hypervisor[16];       /* CPUID 0x40000000 vendor, e.g. "KVMKVMKVM";
 				    * "" when not virtualized */
+	char emulated[96];         /* "" native; else how this run is emulated
+				    * (arm64 under qemu): timings are then not
+				    * performance */
 	char kernel[200];          /* uname: sysname release machine */
 	char compiler[128];        /* "gcc " __VERSION__ */
 	char cflags[256];          /* nb_build_cflags (bench/version.c) */

@@ -8,7 +8,10 @@
 
 #include "common/nb_problem.h"
 
-enum nb_isa { NB_ISA_PORTABLE, NB_ISA_AVX2, NB_ISA_AVX512, NB_ISA_COUNT };
+/* One build holds one family: portable + x86 (AVX2 < AVX-512) or portable +
+ * arm64 (NEON < SVE); within it a higher value runs everything below it. */
+enum nb_isa { NB_ISA_PORTABLE, NB_ISA_AVX2, NB_ISA_AVX512, NB_ISA_NEON, NB_ISA_SVE,
+	      NB_ISA_COUNT };
 
 /*
  * One signature for every kernel: process rows [row_begin, row_end) of p.
@@ -49,9 +52,16 @@ const struct nb_kernel *nb_kernel_find(const char *name);
 const struct nb_kernel *nb_kernel_best(enum nb_variant v, enum nb_direction dir,
 				       enum nb_dtype dtype, enum nb_dtype acc);
 
+/* The ISA names this build knows, for messages */
+#if defined(__aarch64__)
+#define NB_ISA_LIST "portable, neon, sve"
+#else
+#define NB_ISA_LIST "portable, avx2, avx512"
+#endif
 const char *nb_isa_name(enum nb_isa isa);
 enum nb_isa nb_isa_from_name(const char *name); /* NB_ISA_COUNT if unknown */
-/* Highest ISA this CPU runs (by __builtin_cpu_supports). */
+/* Highest ISA this CPU runs (x86: __builtin_cpu_supports; arm64: the
+ * auxiliary vector's HWCAP_ASIMD and HWCAP_SVE). */
 enum nb_isa nb_isa_detected(void);
 /* The cap: min(detected, NB_ISA environment variable, nb_isa_set_cap). */
 enum nb_isa nb_isa_cap(void);

@@ -5,6 +5,10 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 static const struct nb_kernel nb_kernel_table[] = {
 #define NB_KERNEL(name, fn, variant, dir, dtype, acc, isa, algo, passes, inplace, whole) \
@@ -35,7 +39,20 @@ static const char *const nb_isa_names[NB_ISA_COUNT] = {
 	[NB_ISA_PORTABLE] = "portable",
 	[NB_ISA_AVX2] = "avx2",
 	[NB_ISA_AVX512] = "avx512",
+	[NB_ISA_NEON] = "neon",
+	[NB_ISA_SVE] = "sve",
 };
+
+/* Whether isa belongs to the other architecture's family than this build's
+ * (portable belongs to both). */
+static bool nb_isa_foreign(enum nb_isa isa)
+{
+#if defined(__aarch64__)
+	return isa == NB_ISA_AVX2 || isa == NB_ISA_AVX512;
+#else
+	return isa == NB_ISA_NEON || isa == NB_ISA_SVE;
+#endif
+}
 
 const char *nb_isa_name(enum nb_isa isa)
 {
@@ -52,6 +69,16 @@ enum nb_isa nb_isa_from_name(const char *name)
 
 enum nb_isa nb_isa_detected(void)
 {
+#if defined(__aarch64__)
+	/* Advanced SIMD is architectural on Linux/arm64 but still announced;
+	 * the NEON kernels use only armv8.0 instructions (FCVTL/FCVTN for f16,
+	 * integer rounding for bf16), the SVE kernels SVE1 */
+	unsigned long hw = getauxval(AT_HWCAP);
+
+	if (!(hw & HWCAP_ASIMD))
+		return NB_ISA_PORTABLE;
+	return (hw & HWCAP_SVE) ? NB_ISA_SVE : NB_ISA_NEON;
+#else
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
@@ -62,6 +89,7 @@ enum nb_isa nb_isa_detected(void)
 	    __builtin_cpu_supports("f16c"))
 		return NB_ISA_AVX2;
 	return NB_ISA_PORTABLE;
+#endif
 }
 
 /* -1: not set by nb_isa_set_cap; the environment then decides */
@@ -71,7 +99,7 @@ enum nb_status nb_isa_set_cap(enum nb_isa cap)
 {
 	if ((unsigned)cap >= NB_ISA_COUNT)
 		return nb_fail(NB_ERR_INVALID, "unknown ISA cap %d", (int)cap);
-	nb_isa_cap_set = (int)cap;
+	nb_isa_cap_set = nb_isa_foreign(cap) ? (int)NB_ISA_PORTABLE : (int)cap;
 	return NB_OK;
 }
 
@@ -82,8 +110,9 @@ enum nb_isa nb_isa_cap(void)
 
 	if (env && *env) {
 		enum nb_isa e = nb_isa_from_name(env);
-		/* an unknown value caps to portable: the safe reading of a typo */
-		if (e == NB_ISA_COUNT)
+		/* an unknown value caps to portable: the safe reading of a typo;
+		 * so does the other architecture's ISA */
+		if (e == NB_ISA_COUNT || nb_isa_foreign(e))
 			e = NB_ISA_PORTABLE;
 		if (e < cap)
 			cap = e;

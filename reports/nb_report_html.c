@@ -80,6 +80,9 @@ enum nb_status nb_report_build_machines(const struct nb_report_input *in, size_t
 		if (in[mi].has_run)
 			NB_ATTR(9, "virtualized", "%s%s%s", m->virtualized ? "yes" : "no",
 				m->hypervisor[0] ? ", " : "", m->hypervisor);
+		if (m->emulated[0])
+			NB_ATTR(97, "EMULATED", "%s: timings measure the emulator, not the CPU; "
+				"they are not performance", m->emulated);
 		NB_ATTR(10, "caches", "%s", m->caches);
 		NB_ATTR(11, "cache sizes measured by", "%s", m->cache_method);
 		if (m->isa_detected[0])
@@ -324,7 +327,17 @@ enum nb_status nb_report_write_html(const struct nb_report_input *in, const char
 		nb_report_html_escape(in[i].res.meta.utc_time, out);
 		fputs("</li>\n", out);
 	}
-	fputs("</ul>\n<nav><a href=\"#glance\">at a glance</a><a href=\"#machines\">machines</a>"
+	fputs("</ul>\n", out);
+	for (size_t i = 0; i < n; i++)
+		if (in[i].res.meta.emulated[0]) {
+			fputs("<p class=\"warn\">EMULATED: <b>", out);
+			nb_report_html_escape(in[i].label, out);
+			fputs("</b> ran under emulation (", out);
+			nb_report_html_escape(in[i].res.meta.emulated, out);
+			fputs("): its timings, bandwidths and speedups measure the emulator, not "
+			      "the CPU, and are not performance.</p>\n", out);
+		}
+	fputs("<nav><a href=\"#glance\">at a glance</a><a href=\"#machines\">machines</a>"
 	      "<a href=\"#timing\">speedup</a><a href=\"#bandwidth\">bandwidth</a>"
 	      "<a href=\"#threads\">thread scaling</a>", out);
 	if (has_block)

@@ -19,6 +19,7 @@ static enum nb_status nb_rep_verify_meta(const char *path, struct nb_results_met
 #define NB_REP_STR(f) { #f, offsetof(struct nb_results_meta, f), sizeof(m->f) }
 		NB_REP_STR(host), NB_REP_STR(utc_time), NB_REP_STR(git_rev),
 		NB_REP_STR(normbench_version), NB_REP_STR(isa_detected), NB_REP_STR(isa_cap),
+		NB_REP_STR(emulated),
 		NB_REP_STR(command_line), NB_REP_STR(eps_mode), NB_REP_STR(prms_round),
 #undef NB_REP_STR
 	};

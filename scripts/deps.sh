@@ -1,10 +1,28 @@
 #!/bin/sh
 # Checks the Debian packages normbench needs and installs the missing ones
 # (apt-get when run as root; otherwise prints the exact command and fails).
+# scripts/deps.sh arm64: what the arm64 cross build and its emulated tests
+# need on an x86 host (docs/arm64.md); without an argument nothing of it.
 set -u
 
 # (arguments: check those packages instead, e.g. the fuzzer's)
 packages=${*:-"pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-openmp-dev"}
+
+# ---- arm64 cross build (make ARCH=arm64): the cross compiler, qemu-user,
+# and Debian's arm64 libraries through multiarch. libhdf5-dev:arm64 is not
+# co-installable with libhdf5-dev, so only its runtime libraries come from
+# here; scripts/arm64-sysroot.sh unpacks its headers under the build folder.
+if [ "${1:-}" = arm64 ]; then
+	packages="$packages gcc-aarch64-linux-gnu qemu-user libc6-dev:arm64 libgomp1:arm64 \
+libpapi-dev:arm64 libopenblas-dev:arm64 check:arm64 libhdf5-103-1:arm64 libhdf5-hl-100:arm64"
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		if [ "$(id -u)" -ne 0 ]; then
+			echo "normbench: the arm64 build needs: sudo dpkg --add-architecture arm64" >&2
+			exit 1
+		fi
+		dpkg --add-architecture arm64 || exit 1
+	fi
+fi
 
 missing=""
 for pkg in $packages; do

@@ -1,4 +1,4 @@
-/* The AVX2 and AVX-512 row converters (kernels/avx2/nb_avx2.h,
+/* The AVX2 and AVX-512 (arm64: NEON and SVE) row converters (kernels/avx2/nb_avx2.h,
  * kernels/avx512/nb_avx512.h) against the scalar converters of
  * common/nb_dtype.h: bit for bit, on every input class that can differ. */
 #include <stdint.h>
@@ -8,8 +8,13 @@
 
 #include "common/nb_dtype.h"
 #include "common/nb_rng.h"
+#if defined(__x86_64__)
 #include "kernels/avx2/nb_avx2.h"
 #include "kernels/avx512/nb_avx512.h"
+#elif defined(__aarch64__)
+#include "kernels/neon/nb_neon.h"
+#include "kernels/sve/nb_sve.h"
+#endif
 #include "kernels/nb_kernels.h"
 #include "tests/nb_test.h"
 
@@ -30,10 +35,17 @@ struct nb_conv_impl {
 };
 
 static const struct nb_conv_impl nb_impls[] = {
+#if defined(__aarch64__)
+	{ "neon", NB_ISA_NEON, nb_neon_bf16_to_f32, nb_neon_f32_to_bf16,
+	  nb_neon_f16_to_f32, nb_neon_f32_to_f16 },
+	{ "sve", NB_ISA_SVE, nb_sve_bf16_to_f32, nb_sve_f32_to_bf16,
+	  nb_sve_f16_to_f32, nb_sve_f32_to_f16 },
+#else
 	{ "avx2", NB_ISA_AVX2, nb_avx2_bf16_to_f32, nb_avx2_f32_to_bf16,
 	  nb_avx2_f16_to_f32, nb_avx2_f32_to_f16 },
 	{ "avx512", NB_ISA_AVX512, nb_avx512_bf16_to_f32, nb_avx512_f32_to_bf16,
 	  nb_avx512_f16_to_f32, nb_avx512_f32_to_f16 },
+#endif
 };
 
 #define NB_IMPL_COUNT ((int)(sizeof(nb_impls) / sizeof(nb_impls[0])))

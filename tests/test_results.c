@@ -19,7 +19,7 @@
 /* Every member of each struct, strings and numbers apart: the round trip
  * compares each member byte for byte. */
 #define NB_META_STR(X) X(kind) X(normbench_version) X(git_rev) X(utc_time) X(host) \
-	X(os) X(cpu_model) X(cpu_flags) X(caches) X(cache_method) X(hypervisor) \
+	X(os) X(cpu_model) X(cpu_flags) X(caches) X(cache_method) X(hypervisor) X(emulated) \
 	X(compiler) X(cflags) X(papi_version) X(hdf5_version) X(blas_version) X(openmp) \
 	X(thread_binding) X(isa_detected) X(isa_cap) X(command_line) X(preset) \
 	X(eps_mode) X(prms_round) X(machine_key) X(timer) X(unstable_rule) X(perf_events) \
