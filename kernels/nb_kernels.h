@@ -133,6 +133,17 @@ static inline void nb_two_sum_f(float a, float b, float *hi, float *lo)
 	*lo = (a - (s - bb)) + (b - bb);
 }
 
+/* Pass 2's end of the mean scheme in f32: *mu_lo = S1 / n and the returned
+ * M2 = S2 - S1 mu_lo, clamped at 0 (a NaN stays NaN). */
+static inline float nb_mean_residual_f(float s1, float s2, float n, float *mu_lo)
+{
+	float m2;
+
+	*mu_lo = s1 / n;
+	m2 = s2 - s1 * *mu_lo;
+	return m2 < 0.0f ? 0.0f : m2;
+}
+
 #define NB_BWD_CHUNK_ROWS ((size_t)64)
 
 /* Runs k on a prepared problem, row-parallel with OpenMP (p->threads, or

@@ -653,7 +653,7 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 	struct nb_case_bufs b;
 	enum nb_status st;
 	size_t n = k->variant == NB_VARIANT_CRMSNORM ? in->cols - 1 : in->cols;
-	size_t overflow;
+	size_t overflow, param_overflow;
 
 	p.conv = c->conv;
 	p.threads = c->threads;
@@ -663,13 +663,15 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 	nb_input_label(in->dtype, k->dtype, label, sizeof(label));
 	overflow = nb_convert_rows(in, k->dtype, n, b.x);
 	nb_fill_input_params(c, in, &p, &b);
-	overflow += nb_param_overflow(&p, &b, n);
+	param_overflow = nb_param_overflow(&p, &b, n);
+	overflow += param_overflow;
 	if (overflow) {
 		/* not judged, so not passed: a failed row in the table */
 		struct nb_verify_kernel_row row;
-		struct nb_accuracy_part part = { .out = k->dir == NB_DIR_FORWARD ? NB_OUT_Y
-										 : NB_OUT_DX,
-						 .dtype = k->dtype, .pass = false };
+		struct nb_accuracy_part part = {
+			.out = k->variant == NB_VARIANT_FLASHNORM ? NB_OUT_Z
+			     : k->dir == NB_DIR_FORWARD ? NB_OUT_Y : NB_OUT_DX,
+			.dtype = k->dtype, .pass = false };
 
 		printf("  %s: NOT JUDGED: %zu input, gain or bias values overflow %s\n",
 		       k->name, overflow, nb_dtype_traits[k->dtype].name);
@@ -679,7 +681,8 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 		st = nb_verify_add_kernel(out, &row);
 		for (size_t r = 0; in->unjudged_rows && r < in->rows; r++)
 			for (size_t j = 0; j < n; j++)
-				if (!isfinite(nb_dtype_load(k->dtype, b.x, r * n + j)))
+				if (param_overflow ||
+				    !isfinite(nb_dtype_load(k->dtype, b.x, r * n + j)))
 					in->unjudged_rows[r] = true;
 		goto free_bufs;
 	}

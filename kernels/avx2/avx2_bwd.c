@@ -332,10 +332,7 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 		nb_pf2_pass(pf, x, dy, 2 * nb / 3, iter, nb, work);
 		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g,
 				p->n, s->mu, pf);
-		mu_lo = mo.sum / m;
-		total = mo.sq - mo.sum * mu_lo;
-		if (total < 0.0f)
-			total = 0.0f;
+		total = nb_mean_residual_f(mo.sum, mo.sq, m, &mu_lo);
 		mo.dot -= mu_lo * mo.dy;
 		s->mdy = mo.dy / m;
 		if (!isfinite(s->mdy))

@@ -322,7 +322,7 @@ NB_AVX2_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 	switch (v) {
 	case NB_VARIANT_LAYERNORM: {
 		/* the mean scheme (kernels/nb_kernels.h) */
-		float c = _mm256_cvtss_f32(nb_avx2_load_tail(t, x, 0, 1)), s1;
+		float c = _mm256_cvtss_f32(nb_avx2_load_tail(t, x, 0, 1)), s1, s2;
 
 		div = (float)p->n;
 		nb_pf_pass(pf, pf_row + nb / 3, iter, nb, work);
@@ -330,11 +330,8 @@ NB_AVX2_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		if (!isfinite(mu[0]))
 			return false;
 		nb_pf_pass(pf, pf_row + 2 * nb / 3, NB_UNROLL_CRMS * es, nb, work);
-		nb_sum_sumsq(t, x, p->n, mu[0], true, &s1, &total, pf);
-		mu[1] = s1 / div;
-		total -= s1 * mu[1];
-		if (total < 0.0f)
-			total = 0.0f;
+		nb_sum_sumsq(t, x, p->n, mu[0], true, &s1, &s2, pf);
+		total = nb_mean_residual_f(s1, s2, div, &mu[1]);
 		break;
 	}
 	case NB_VARIANT_PRMSNORM:

@@ -695,7 +695,7 @@ NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
 	size_t es = nb_elem_size(t);
 	size_t nb = p->n * es, work = nb_row_work(p, v, welford) * es;
 	float shift = _mm512_cvtss_f32(a->vmu);
-	float total, div, ms, s1;
+	float total, div, ms;
 
 	mu[0] = mu[1] = 0.0f;
 	switch (v) {
@@ -716,11 +716,7 @@ NB_AVX512_INLINE bool nb_row_finish(const struct nb_problem *p, enum nb_dtype t,
 		nb_pf_pass(pf, pf_row + 2 * nb / 3, NB_UNROLL * es, nb, work);
 		nb_acc_init(a, mu[0]);
 		nb_acc_rest(a, NB_STAT_DEV, t, x, 0, p->n, pf);
-		s1 = nb_reduce8(a->s);
-		mu[1] = s1 / div;
-		total = nb_reduce8(a->q) - s1 * mu[1];
-		if (total < 0.0f)
-			total = 0.0f;
+		total = nb_mean_residual_f(nb_reduce8(a->s), nb_reduce8(a->q), div, &mu[1]);
 		break;
 	case NB_VARIANT_PRMSNORM:
 		total = nb_reduce8(a->q);

@@ -70,51 +70,91 @@ NB_PORTABLE_INLINE NB_T NB_FN(row_sum)(enum nb_dtype t, const void *x, size_t n)
  */
 #ifndef NB_LN_BLOCK
 /* LayerNorm's sums run in blocks of NB_LN_BLOCK elements (8 lanes, the fixed
- * lane tree), the two halves of a longer row added recursively (split at
- * a multiple of 8 near the middle): summation depth 32 + 3 + log2(n/256)
- * instead of n/8 + 3. Plain lanes over a 4096-element row of quantized
+ * lane tree), the block sums combined pairwise (ln_sums): summation depth
+ * at most 32 + 3 + 2 log2(n/256) instead of n/8 + 3. Plain lanes over a 4096-element row of quantized
  * values (|mu|/sigma = 3.5e4, f32) lost 4e-6 of the sum of squares to
  * systematic rounding: 31 normwise ulps. Depends on n alone. */
 #define NB_LN_BLOCK ((size_t)256)
 #endif
 
-/* The sums of one LayerNorm row pass over elements [0, n) of x (and dy,
- * gain from element off on, backward): with t = x - m, s[0] += t, s[1] +=
- * t^2 (unless only_sum), and with dy: s[2] += dyh, s[3] += dyh t, dyh = dy g. */
-static void NB_FN(ln_sums)(enum nb_dtype t, const unsigned char *x, const unsigned char *dy,
-			   const unsigned char *g, size_t n, NB_T m, bool only_sum, NB_T s[4])
+/* One element of a LayerNorm row pass into lane accumulators a[k][l]
+ * (only_sum and has_dy are constants after inlining). */
+NB_PORTABLE_INLINE void NB_FN(ln_elem)(enum nb_dtype t, const unsigned char *x,
+				       const unsigned char *dy, const unsigned char *g, size_t j,
+				       NB_T m, bool only_sum, bool has_dy, NB_T *a)
 {
-	size_t es = nb_pt_size(t);
-	NB_T a[4][NB_LANES] = { { 0 } };
+	NB_T v = NB_LD(t, x, j) - m;
+
+	a[0] += v;
+	if (!only_sum)
+		a[NB_LANES] += v * v;
+	if (has_dy) {
+		NB_T dyh = NB_LD(t, dy, j) * NB_LD(t, g, j);
+
+		a[2 * NB_LANES] += dyh;
+		a[3 * NB_LANES] += dyh * v;
+	}
+}
+
+/* A block of at most NB_LN_BLOCK elements: 8 lanes, the fixed lane tree. */
+NB_PORTABLE_INLINE void NB_FN(ln_block)(enum nb_dtype t, const unsigned char *x,
+					const unsigned char *dy, const unsigned char *g, size_t n,
+					NB_T m, bool only_sum, bool has_dy, NB_T s[4])
+{
+	NB_T a[4 * NB_LANES] = { 0 };
 	size_t j = 0;
 
-	if (n > NB_LN_BLOCK) {
-		size_t h = n / 2 / NB_LANES * NB_LANES;
-		NB_T b[4];
-
-		NB_FN(ln_sums)(t, x, dy, g, h, m, only_sum, s);
-		NB_FN(ln_sums)(t, x + h * es, dy ? dy + h * es : NULL, dy ? g + h * es : NULL,
-			       n - h, m, only_sum, b);
-		for (int k = 0; k < 4; k++)
-			s[k] += b[k];
-		return;
-	}
-	for (; j < n; j += NB_LANES)
-		for (size_t l = 0; l < NB_LANES && j + l < n; l++) {
-			NB_T v = NB_LD(t, x, j + l) - m;
-
-			a[0][l] += v;
-			if (!only_sum)
-				a[1][l] += v * v;
-			if (dy) {
-				NB_T dyh = NB_LD(t, dy, j + l) * NB_LD(t, g, j + l);
-
-				a[2][l] += dyh;
-				a[3][l] += dyh * v;
-			}
-		}
+	for (; j + NB_LANES <= n; j += NB_LANES)
+		for (size_t l = 0; l < NB_LANES; l++)
+			NB_FN(ln_elem)(t, x, dy, g, j + l, m, only_sum, has_dy, a + l);
+	for (size_t l = 0; j + l < n; l++)
+		NB_FN(ln_elem)(t, x, dy, g, j + l, m, only_sum, has_dy, a + l);
 	for (int k = 0; k < 4; k++)
-		s[k] = NB_LANE_SUM(a[k]);
+		s[k] = NB_LANE_SUM(a + k * NB_LANES);
+}
+
+/* The sums of one LayerNorm row pass over elements [0, n) of x (and dy,
+ * gain, backward): with t = x - m, s[0] += t, s[1] += t^2 (unless
+ * only_sum), and with dy: s[2] += dyh, s[3] += dyh t, dyh = dy g. Blocks of
+ * NB_LN_BLOCK elements are combined pairwise like a binary counter (block
+ * sums of equal weight are added as soon as both exist; what is left is
+ * added from the smallest up), so the result depends on n alone. */
+NB_PORTABLE_INLINE void NB_FN(ln_sums)(enum nb_dtype t, const unsigned char *x,
+				       const unsigned char *dy, const unsigned char *g, size_t n,
+				       NB_T m, bool only_sum, NB_T s[4])
+{
+	size_t es = nb_pt_size(t);
+	NB_T st[64][4];
+	size_t weight[64];
+	int top = 0;
+
+	for (size_t j = 0; j < n || top == 0; j += NB_LN_BLOCK) {
+		size_t len = n - j < NB_LN_BLOCK ? n - j : NB_LN_BLOCK;
+
+		if (dy)
+			NB_FN(ln_block)(t, x + j * es, dy + j * es, g + j * es, len, m, false, true,
+					st[top]);
+		else if (only_sum)
+			NB_FN(ln_block)(t, x + j * es, NULL, NULL, len, m, true, false, st[top]);
+		else
+			NB_FN(ln_block)(t, x + j * es, NULL, NULL, len, m, false, false, st[top]);
+		weight[top++] = 1;
+		while (top >= 2 && weight[top - 1] == weight[top - 2]) {
+			for (int k = 0; k < 4; k++)
+				st[top - 2][k] += st[top - 1][k];
+			weight[top - 2] *= 2;
+			top--;
+		}
+		if (n == 0)
+			break;
+	}
+	while (top >= 2) {
+		for (int k = 0; k < 4; k++)
+			st[top - 2][k] += st[top - 1][k];
+		top--;
+	}
+	for (int k = 0; k < 4; k++)
+		s[k] = st[0][k];
 }
 
 /* mu_hi of pass 1 (NaN or Inf when the row holds one or overflows). */
