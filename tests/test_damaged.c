@@ -493,8 +493,9 @@ START_TEST(test_flipped_real_files)
 	int mutants = env ? atoi(env) : 200;
 	uint64_t rng = 0x9e3779b97f4a7c15u;
 	int outcomes[256] = { 0 };
-	char *orig, *err, args[512];
+	char *orig, *err, args[512], run_env[1024];
 	size_t n;
+	FILE *f;
 	int rc;
 
 	rc = nb_bin(NULL, "run --quick --variants rmsnorm --dtypes f32 --shapes 2x256 "
@@ -505,20 +506,28 @@ START_TEST(test_flipped_real_files)
 	rc = nb_bin(NULL, "verify --quick --claims E6 --no-kernels --into real.h5", &err);
 	ck_assert_msg(rc == 0 || rc == 2, "verify --into: %s", err);
 	free(err);
+	/* HDF5 1.10 leaks a few hundred bytes on its own error paths for
+	 * damaged files: under ASan (make asan) those are not normbench's */
+	f = fopen(nb_path("lsan.supp"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("leak:libhdf5\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(run_env, sizeof(run_env), "LSAN_OPTIONS=suppressions='%s' timeout -s KILL 60",
+		 nb_path("lsan.supp"));
 	orig = nb_test_slurp(nb_path("real.h5"), &n);
 	ck_assert_ptr_nonnull(orig);
 	ck_assert_uint_gt(n, 4096);
 	for (int i = 0; i < mutants; i++) {
 		nb_mutate(orig, n, (unsigned)i, &rng, nb_path("m.h5"));
 		/* a hang is a failure too: 60 s is far beyond the probe's limit */
-		rc = nb_bin("timeout -s KILL 60", "show m.h5", &err);
+		rc = nb_bin(run_env, "show m.h5", &err);
 		ck_assert_msg(rc <= 2, "mutant %d (kind %d): show exit %d: %s", i, i % 4, rc,
 			      err);
 		ck_assert_msg(rc != 1 || nb_lines(err) == 1, "mutant %d: show said %s", i, err);
 		free(err);
 		outcomes[rc]++;
 		snprintf(args, sizeof(args), "compare --force real.h5 m.h5");
-		rc = nb_bin("timeout -s KILL 60", args, &err);
+		rc = nb_bin(run_env, args, &err);
 		ck_assert_msg(rc <= 3, "mutant %d (kind %d): compare exit %d: %s", i, i % 4, rc,
 			      err);
 		free(err);

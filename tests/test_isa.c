@@ -70,8 +70,8 @@ END_TEST
 
 #if defined(__aarch64__)
 /* Every forward variant x {f32, bf16, f16} has a NEON and an SVE two-pass
- * kernel, and LayerNorm a Welford one, so the arm64 run never silently
- * falls back to portable. */
+ * kernel, and LayerNorm a Welford one, and every variant a NEON f32
+ * backward kernel, so the arm64 run never silently falls back to portable. */
 START_TEST(test_arm_kernels_registered)
 {
 	static const enum nb_variant vs[] = { NB_VARIANT_LAYERNORM, NB_VARIANT_RMSNORM,
@@ -97,6 +97,16 @@ START_TEST(test_arm_kernels_registered)
 					      nb_dtype_traits[ts[t]].name, twopass);
 				ck_assert_int_eq(welford, vs[v] == NB_VARIANT_LAYERNORM);
 			}
+	/* NEON backward: f32 for every variant */
+	for (size_t v = 0; v < 4; v++) {
+		int bwd = 0;
+
+		for (size_t i = 0; i < count; i++)
+			bwd += ks[i].isa == NB_ISA_NEON && ks[i].variant == vs[v] &&
+			       ks[i].dtype == NB_DTYPE_F32 && ks[i].dir == NB_DIR_BACKWARD;
+		ck_assert_msg(bwd == 1, "neon %s: %d f32 backward kernels",
+			      nb_variant_name(vs[v]), bwd);
+	}
 }
 END_TEST
 
