@@ -916,6 +916,7 @@ struct nb_run_state {
 	struct nb_rng shuffle;
 	int sde_index[3];           /* event indices of the SDE counters, -1 none */
 	struct nb_busy_probe busy;  /* /proc/stat, read around each sample */
+	struct nb_own_cpu cpu_before, cpu_after; /* own threads' CPU time per sample */
 };
 
 /* One look at /proc/stat and at this process's own runnable threads (*own,
@@ -942,6 +943,7 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 
 	/* outside the counters and the timing: a few microseconds each */
 	ok_before = nb_cell_look(rs, &before, &own_before);
+	nb_own_cpu_read(&rs->cpu_before);
 	if (rs->counters)
 		nb_counters_start(rs->counters);
 	nb_swevents_start(sw);
@@ -958,7 +960,12 @@ static enum nb_status nb_take_sample(struct nb_run_state *rs, struct nb_cell_run
 			if (vals[e] != NB_COUNTER_UNAVAILABLE)
 				c->counter_sum[e] += vals[e];
 	}
+	nb_own_cpu_read(&rs->cpu_after);
 	ok_after = nb_cell_look(rs, &after, &own_after);
+	/* own threads: runnable at either end, or ran during the sample */
+	own_after = own_before > own_after ? own_before : own_after;
+	own_before = nb_own_cpu_active(&rs->cpu_before, &rs->cpu_after, (int64_t)(t1 - t0),
+				       NB_OWN_ACTIVE_FRAC);
 	if (own_before >= 0 || own_after >= 0) {
 		c->own_known++;
 		c->own_over += nb_busy_oversubscribed(own_before > own_after ? own_before
@@ -1797,6 +1804,8 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 			printf("wrote %s: %zu cells, %zu samples\n", path, res.ncells,
 			       res.nsamples);
 			nb_block_print_summary(&res, stdout);
+			if (res.meta.self_check[0])
+				printf("block self-checks: %s\n", res.meta.self_check);
 			rc = NB_EXIT_OK;
 			/* the file is kept, but a timed kernel that computes the
 			 * wrong thing fails the run like a verification does */

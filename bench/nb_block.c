@@ -1042,8 +1042,9 @@ void nb_block_self_check(const struct nb_results *r, uint64_t seed,
 			nb_check_normproj(r, i, seed + i, out);
 	}
 	if (!out->failed)
-		snprintf(out->text, sizeof(out->text), "passed (%zu judged, %zu skipped: busy, "
-			 "oversubscribed or no A/A cell)", out->judged, out->skipped);
+		snprintf(out->text, sizeof(out->text), "%s (%zu judged, %zu skipped: busy, "
+			 "oversubscribed or no A/A cell)", out->judged ? "passed" : "NOT JUDGED",
+			 out->judged, out->skipped);
 }
 
 static void nb_print_block(const struct nb_results *r, FILE *out)

@@ -225,7 +225,8 @@ enum nb_status nb_block_derive(const struct nb_results *r, size_t cell, uint64_t
  * judged (counted in skipped: its time is not the arrangement's); nor is a
  * group without its A/A cell. failed counts the checks that fired; text
  * gets one "; "-separated line per failure ("passed (J judged, S
- * skipped)" when none).
+ * skipped)" when none, "NOT JUDGED (0 judged, S skipped)" when every cell
+ * was skipped: a quiet result, not a pass).
  */
 #define NB_BLOCK_GEMM_INTENSITY 32.0  /* flop/byte: far above this VM's ridge (~10) */
 struct nb_block_selfcheck {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench/nb_stream.h"
@@ -123,6 +124,49 @@ int nb_busy_own_running(void)
 bool nb_busy_oversubscribed(int own_running, int threads)
 {
 	return own_running >= 0 && threads > 0 && own_running > threads;
+}
+
+void nb_own_cpu_read(struct nb_own_cpu *s)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	s->n = 0;
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL && s->n < NB_OWN_MAX_THREADS) {
+		char *end;
+		long tid = strtol(e->d_name, &end, 10);
+		struct timespec ts;
+		/* the kernel's per-thread CPU clock of a thread of this process
+		 * (what glibc's pthread_getcpuclockid builds): ~tid << 3 | SCHED
+		 * (2) | PERTHREAD (4) */
+		clockid_t clk = (clockid_t)(((unsigned)~(unsigned)tid << 3) | 6u);
+
+		if (*end || end == e->d_name || tid <= 0 || clock_gettime(clk, &ts) != 0)
+			continue;   /* not a tid, or the thread ended meanwhile */
+		s->tid[s->n] = (int)tid;
+		s->ns[s->n] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		s->n++;
+	}
+	closedir(d);
+}
+
+int nb_own_cpu_active(const struct nb_own_cpu *before, const struct nb_own_cpu *after,
+		      int64_t wall_ns, double frac)
+{
+	int active = 0;
+
+	if (!before->n || !after->n)
+		return -1;
+	for (size_t i = 0; i < after->n; i++)
+		for (size_t j = 0; j < before->n; j++)
+			if (before->tid[j] == after->tid[i]) {
+				active += (double)(after->ns[i] - before->ns[j]) >=
+					  frac * (double)wall_ns;
+				break;
+			}
+	return active;
 }
 
 void nb_note_oversubscribed(char *buf, size_t size, bool oversubscribed)

@@ -49,6 +49,28 @@ int nb_busy_own_running(void);
  * (the libraries' default).
  */
 bool nb_busy_oversubscribed(int own_running, int threads);
+/*
+ * The CPU time of each of this process's threads (per-thread CPU clocks of
+ * the tids in /proc/self/task, nanoseconds): read before and after a
+ * sample, it shows which threads ran during it, which a look at the states
+ * at the sample's ends misses (a pool's worker that spins between regions
+ * is asleep again when the sample ends). n = 0 when unreadable.
+ */
+#define NB_OWN_MAX_THREADS 256
+struct nb_own_cpu {
+	size_t n;
+	int tid[NB_OWN_MAX_THREADS];
+	int64_t ns[NB_OWN_MAX_THREADS];
+};
+void nb_own_cpu_read(struct nb_own_cpu *s);
+/* Threads present in both snapshots that ran at least frac * wall_ns
+ * between them; -1 when either snapshot is empty. */
+int nb_own_cpu_active(const struct nb_own_cpu *before, const struct nb_own_cpu *after,
+		      int64_t wall_ns, double frac);
+/* The share of a sample a thread must run to count as one of the cell's
+ * active threads (a team member, or a second pool's worker). */
+#define NB_OWN_ACTIVE_FRAC 0.05
+
 /* Appends "oversubscribed (...)" to the notes in buf ("; " between parts)
  * when oversubscribed; buf stays as is when the note does not fit. */
 void nb_note_oversubscribed(char *buf, size_t size, bool oversubscribed);
@@ -89,6 +111,7 @@ void nb_cell_notes(char *buf, size_t size, double gbps, double limit_gbps, enum 
 #define NB_BUSY_RULE "busy: more than half of the samples saw /proc/stat procs_running " \
 	"(this process's own tasks included, never discounted) > threads or the steal time " \
 	"grow (read before and after each sample); oversubscribed: a sample saw more " \
-	"runnable tasks of this process than the cell's threads"
+	"runnable tasks of this process than the cell's threads, or more of its threads ran " \
+	"at least 5% of the sample's time"
 
 #endif

@@ -448,6 +448,12 @@ START_TEST(test_block_self_checks)
 	nb_res_strcpy(r.cells[10].suite, sizeof(r.cells[10].suite), "kernel");
 	nb_block_self_check(&r, 1, &sc);
 	ck_assert_uint_eq(sc.failed, 0);
+	/* nothing judged is said, never called a pass */
+	for (size_t i = 0; i < r.ncells; i++)
+		nb_res_strcpy(r.cells[i].notes, sizeof(r.cells[i].notes), "busy (20 of 20)");
+	nb_block_self_check(&r, 1, &sc);
+	ck_assert_uint_eq(sc.judged, 0);
+	ck_assert_ptr_nonnull(strstr(sc.text, "NOT JUDGED"));
 	nb_results_free(&r);
 }
 END_TEST

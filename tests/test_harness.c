@@ -118,6 +118,22 @@ START_TEST(test_busy_own_running)
 			 "of this process than the cell's threads)");
 	nb_note_oversubscribed(small, sizeof(small), true);
 	ck_assert_str_eq(small, "busy");
+	{
+		/* threads that ran >= 5% of a 100 ms sample: 1 and 3 (2 ran 1 ms,
+		 * 4 is new, 5 ended); an empty snapshot is unknown; this process
+		 * reads at least its own thread */
+		static struct nb_own_cpu a = { 4, { 1, 2, 3, 5 }, { 0, 0, 0, 0 } };
+		static struct nb_own_cpu b = { 4, { 1, 2, 3, 4 },
+					       { 50000000, 1000000, 5000000, 90000000 } };
+		static struct nb_own_cpu none, self;
+
+		ck_assert_int_eq(nb_own_cpu_active(&a, &b, 100000000, NB_OWN_ACTIVE_FRAC), 2);
+		ck_assert_int_eq(nb_own_cpu_active(&a, &b, 100000000, 0.0), 3);
+		ck_assert_int_eq(nb_own_cpu_active(&none, &b, 100000000, 0.05), -1);
+		nb_own_cpu_read(&self);
+		if (access("/proc/self/task", R_OK) == 0)
+			ck_assert_uint_ge(self.n, 1);
+	}
 }
 END_TEST
 
