@@ -9,6 +9,8 @@ enum nb_exit {
 	NB_EXIT_ERROR = 1,
 	NB_EXIT_VERIFY_FAILED = 2,
 	NB_EXIT_REGRESSION = 3,
+	NB_EXIT_INCONCLUSIVE = 4,   /* compare: no regression shown, but some
+				     * cell could not be decided (docs/gate.md) */
 };
 
 #define NB_COMMAND(name, fn, summary) int fn(int argc, char **argv);
