@@ -14,6 +14,7 @@
 enum {
 	OPT_ALPHA = 256, OPT_MIN_EFFECT, OPT_SEED, OPT_RESAMPLES, OPT_MD, OPT_JSON, OPT_FORCE,
 	OPT_EXACT, OPT_BASE, OPT_NEW, OPT_ALL_SAMPLES, OPT_INJECT, OPT_RUNS,
+	OPT_INCONCLUSIVE_OK,
 };
 
 static const struct option nb_compare_options[] = {
@@ -28,6 +29,7 @@ static const struct option nb_compare_options[] = {
 	{ "all-samples", no_argument, NULL, OPT_ALL_SAMPLES },
 	{ "runs", required_argument, NULL, OPT_RUNS },
 	{ "inject-slowdown", required_argument, NULL, OPT_INJECT },
+	{ "inconclusive-ok", no_argument, NULL, OPT_INCONCLUSIVE_OK },
 	{ "base", required_argument, NULL, OPT_BASE },
 	{ "new", required_argument, NULL, OPT_NEW },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -39,17 +41,21 @@ static void nb_compare_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: normbench compare [OPTIONS] BASE.h5 NEW.h5\n"
+		"       normbench compare [OPTIONS] AB.h5   (one file of 'run --baseline')\n"
 		"       normbench compare [OPTIONS] --base B1.h5 --base B2.h5 ... --new N1.h5 ...\n"
-		"The regression gate: matches the cells of two results files of 'normbench run'\n"
-		"and calls a cell REGRESSED only when the slowdown is significant on the raw\n"
-		"samples (one-sided Mann-Whitney U, p <= alpha) AND the whole bootstrap interval\n"
-		"(level 1 - 2 alpha) of median(NEW)/median(BASE) lies above 1 + min-effect.\n"
-		"Improvements are judged the same way (below 1/(1 + min-effect)). Several files\n"
-		"per side (rounds of an interleaved CI job) have their samples pooled per cell.\n\n"
-		"  --alpha A         level of the rank test (default %g)\n"
+		"The regression gate (docs/gate.md): matches the cells of two results files\n"
+		"of 'normbench run'; the unit of evidence is the worker process (run\n"
+		"--processes; an old file is one process). A cell is REGRESSED when the whole\n"
+		"Welch t interval (level 1 - 2 alpha) of the ratio of the geometric means of\n"
+		"its per-process lower quartiles (NEW/BASE) lies above 1 + min-effect;\n"
+		"improved when below 1/(1 + min-effect); INCONCLUSIVE when the interval holds\n"
+		"1 + min-effect or a side has fewer than 2 processes (the reason and a\n"
+		"process count to try are printed). Several files per side pool their\n"
+		"processes.\n\n"
+		"  --alpha A         the interval's level is 1 - 2A (default %g)\n"
 		"  --min-effect E    smallest slowdown that fails, 0.05 = 5%% (default %g)\n"
-		"  --seed N          bootstrap seed (default %d)\n"
-		"  --resamples N     bootstrap resamples (default %zu)\n"
+		"  --seed N          (kept for scripts: the decision has no random part)\n"
+		"  --resamples N     (kept for scripts; default %zu)\n"
 		"  --md FILE         also write the report as Markdown (a PR comment; '-' stdout)\n"
 		"  --json FILE       also write the report as JSON ('-' stdout)\n"
 		"  --force           compare files whose machine keys differ\n"
@@ -68,6 +74,7 @@ static void nb_compare_usage(FILE *out)
 		"                    run (more power, more false alarms on a noisy machine)\n"
 		"  --base FILE       a BASE file (repeatable; the first positional is one too)\n"
 		"  --new FILE        a NEW file (repeatable; the second positional is one too)\n"
+		"  --inconclusive-ok exit 0 instead of 4 when cells are inconclusive\n"
 		"  -q, --quiet       no table: only the summary, failures and the result line\n"
 		"  -h, --help\n\n"
 		"Exit status: 0 no regression; 1 tool or input error (missing, damaged or\n"
@@ -75,8 +82,9 @@ static void nb_compare_usage(FILE *out)
 		"common); 2 NEW records a verification failure (a cell's accuracy check failed\n"
 		"or its error grew beyond the derived bound, or a /verify row fails) - this\n"
 		"wins over 3, since timings of wrong results mean nothing; 3 performance\n"
-		"regression. Cells present in one file only are listed, never dropped.\n",
-		NB_COMPARE_ALPHA, NB_COMPARE_MIN_EFFECT, NB_COMPARE_SEED, NB_COMPARE_RESAMPLES,
+		"regression; 4 no regression shown but some cell INCONCLUSIVE (0 with\n"
+		"--inconclusive-ok). Cells present in one file only are listed, never dropped.\n",
+		NB_COMPARE_ALPHA, NB_COMPARE_MIN_EFFECT, NB_COMPARE_RESAMPLES,
 		NB_COMPARE_MIN_CLEAN);
 }
 
@@ -168,6 +176,7 @@ int nb_cmd_compare(int argc, char **argv)
 		case OPT_FORCE: o.force = true; break;
 		case OPT_EXACT: o.exact = true; break;
 		case OPT_ALL_SAMPLES: o.all_samples = true; break;
+		case OPT_INCONCLUSIVE_OK: o.inconclusive_ok = true; break;
 		case OPT_RUNS:
 			if (strcmp(optarg, "best") == 0)
 				o.runs = NB_RUNS_BEST;
@@ -213,6 +222,15 @@ int nb_cmd_compare(int argc, char **argv)
 		fprintf(stderr, "normbench compare: out of memory\n");
 		goto free_lists;
 	}
+	if (nbase == 1 && ncand == 0 && argc - optind == 1) {
+		/* one A/B file (run --baseline) */
+		if (nb_compare_opts_check(&o) != NB_OK) {
+			fprintf(stderr, "normbench compare: %s\n", nb_error());
+			goto free_lists;
+		}
+		st = nb_compare_ab_file(base[0], &o, &rep);
+		goto judged;
+	}
 	if (nbase == 0 || ncand == 0) {
 		fprintf(stderr, "normbench compare: need a BASE and a NEW results file (see "
 			"'normbench compare --help')\n");
@@ -228,6 +246,7 @@ int nb_cmd_compare(int argc, char **argv)
 	}
 
 	st = nb_compare_files(base, nbase, cand, ncand, &o, &rep);
+judged:
 	if (st != NB_OK) {
 		fprintf(stderr, "normbench compare: %s\n", nb_error());
 		goto free_report;

@@ -25,6 +25,7 @@
 #include "bench/nb_sweep.h"
 #include "bench/nb_sysinfo.h"
 #include "bench/nb_timer.h"
+#include "bench/nb_workers.h"
 #include "common/nb_rng.h"
 #include "kernels/nb_kernels.h"
 #include "kernels/nb_matmul.h"
@@ -54,6 +55,8 @@ enum {
 	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
 	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
 	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN, OPT_NORMPROJ_TOKENS, OPT_BUFFER_OFFSET,
+	OPT_PROCESSES, OPT_BASELINE, OPT_NB_WORKER, OPT_NB_WORKER_SAMPLES, OPT_NB_LLC,
+	OPT_NB_CALIB_IN, OPT_NB_CALIB_OUT,
 };
 
 static const struct option nb_run_options[] = {
@@ -87,6 +90,14 @@ static const struct option nb_run_options[] = {
 	{ "block-seq", required_argument, NULL, OPT_BLOCK_SEQ },
 	{ "block-ffn", required_argument, NULL, OPT_BLOCK_FFN },
 	{ "normproj-tokens", required_argument, NULL, OPT_NORMPROJ_TOKENS },
+	{ "processes", required_argument, NULL, OPT_PROCESSES },
+	{ "baseline", required_argument, NULL, OPT_BASELINE },
+	/* hidden: the worker side of --processes (bench/nb_workers.h) */
+	{ "nb-worker", required_argument, NULL, OPT_NB_WORKER },
+	{ "nb-worker-samples", required_argument, NULL, OPT_NB_WORKER_SAMPLES },
+	{ "nb-llc", required_argument, NULL, OPT_NB_LLC },
+	{ "nb-calib-in", required_argument, NULL, OPT_NB_CALIB_IN },
+	{ "nb-calib-out", required_argument, NULL, OPT_NB_CALIB_OUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -116,7 +127,14 @@ static void nb_run_usage(FILE *out)
 		"  --block-ffn KIND      block suite: swiglu (default) or gelu\n"
 		"  --normproj-tokens LIST  normproj pair: token counts (e.g. 1,4,16,64,128,512)\n"
 		"how to measure:\n"
-		"  --samples N           raw samples per cell (>= %d; default 20, quick 10)\n"
+		"  --samples N           raw samples per cell (>= %d; default 20, quick 10),\n"
+		"                        spread over the processes (at least %d in each)\n"
+		"  --processes N         measure every cell in N fresh worker processes\n"
+		"                        (default: samples / %d, at most %d; 1: in this\n"
+		"                        process): the gate's unit of evidence (docs/gate.md)\n"
+		"  --baseline BINARY     A/B run: BINARY's worker processes (a normbench with\n"
+		"                        --processes) alternate with this binary's; one file,\n"
+		"                        cells labelled side base/new, for 'normbench compare FILE'\n"
 		"  --min-sample-ms MS    calibrate one sample to last at least MS (default 5)\n"
 		"  --max-sample-ms MS    and never plan one longer than MS (default 100)\n"
 		"  --warmup-ms MS        warm-up per cell, by time (default 50)\n"
@@ -143,11 +161,13 @@ static void nb_run_usage(FILE *out)
 		"are written to FILE with '.incomplete.h5' in place of '.h5' (root attribute\n"
 		"complete = 0), nothing is written under FILE, and the exit status is 130.\n"
 		"Exit status 2: the file was written but a timed kernel failed its accuracy\n"
-		"check against ref/ (see normbench show FILE). Exit status 4: the file was\n"
+		"check against ref/ (see normbench show FILE). Exit status 5: the file was\n"
 		"written but a block-suite self-check failed (an arrangement faster than\n"
 		"no-norm, 2 threads slower than 1 on a GEMM-dominated layer, or FlashNorm's\n"
 		"fused and unfused arms apart, each beyond the A/A interval).\n",
-		NB_SWEEP_MIN_SAMPLES, NB_COUNTERS_DEFAULT_LIST, nb_sweep_preset_help());
+		NB_SWEEP_MIN_SAMPLES, NB_WORKER_MIN_SAMPLES, NB_WORKER_MIN_SAMPLES,
+		NB_WORKERS_DEFAULT,
+		NB_COUNTERS_DEFAULT_LIST, nb_sweep_preset_help());
 }
 
 struct nb_run_args {
@@ -158,6 +178,8 @@ struct nb_run_args {
 	const char *seed, *eps, *prms_p, *prms_round, *output;
 	const char *suite, *block_d, *block_seq, *block_ffn, *normproj_tokens;
 	bool all_isa, eps_outside, force, verbose;
+	const char *processes, *baseline;
+	const char *worker, *worker_samples, *llc, *calib_in, *calib_out;
 };
 
 struct nb_run_config {
@@ -171,6 +193,9 @@ struct nb_run_config {
 	int cores;
 	bool suite_kernel;               /* the kernel cells of the sweep */
 	struct nb_block_config block;    /* block and normproj cells (bench/nb_block.h) */
+	int processes;                   /* worker processes per side (1: none) */
+	const char *baseline;            /* A/B run: the other binary */
+	struct nb_worker_role role;      /* this process is a worker */
 };
 
 static int nb_run_cores(void)
@@ -298,6 +323,60 @@ static enum nb_status nb_run_check_destination(const char *output)
 	nb_parent_dir(output, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) != 0)
 		return nb_fail(NB_ERR_IO, "cannot write into %s: %s", dir, strerror(errno));
+	return NB_OK;
+}
+
+/* --processes, --baseline and the hidden worker options. */
+static enum nb_status nb_run_configure_workers(const struct nb_run_args *a,
+					       struct nb_run_config *cfg)
+{
+	enum nb_status st;
+	long lv;
+
+	/* by default as many processes as --samples can give at least
+	 * NB_WORKER_MIN_SAMPLES each, at most NB_WORKERS_DEFAULT */
+	cfg->processes = cfg->sweep.samples / NB_WORKER_MIN_SAMPLES;
+	if (cfg->processes > NB_WORKERS_DEFAULT)
+		cfg->processes = NB_WORKERS_DEFAULT;
+	if (cfg->processes < 1)
+		cfg->processes = 1;
+	if (a->processes) {
+		if ((st = nb_parse_int(a->processes, 1, NB_WORKERS_MAX, "--processes",
+				       &lv)) != NB_OK)
+			return st;
+		cfg->processes = (int)lv;
+	}
+	if (a->baseline) {
+		if (access(a->baseline, X_OK) != 0)
+			return nb_fail(NB_ERR_IO, "--baseline %s: not an executable file",
+				       a->baseline);
+		if (cfg->processes < 2)
+			return nb_fail(NB_ERR_INVALID, "--baseline needs --processes >= 2 (the "
+				       "gate's unit is the process)");
+		cfg->baseline = a->baseline;
+	}
+	if (!a->worker)
+		return NB_OK;
+	/* a worker measures its share of the samples, nothing else */
+	cfg->role.on = true;
+	cfg->processes = 1;
+	cfg->baseline = NULL;
+	if ((st = nb_parse_int(a->worker, 0, 2 * NB_WORKERS_MAX, "--nb-worker", &lv)) != NB_OK)
+		return st;
+	cfg->role.index = (int)lv;
+	if (a->worker_samples) {
+		if ((st = nb_parse_int(a->worker_samples, 1, NB_SWEEP_MAX_SAMPLES,
+				       "--nb-worker-samples", &lv)) != NB_OK)
+			return st;
+		cfg->sweep.samples = (int)lv;
+	}
+	if (a->llc) {
+		if ((st = nb_parse_int(a->llc, 0, (long)1 << 40, "--nb-llc", &lv)) != NB_OK)
+			return st;
+		cfg->role.llc = (size_t)lv;
+	}
+	cfg->role.calib_in = a->calib_in;
+	cfg->role.calib_out = a->calib_out;
 	return NB_OK;
 }
 
@@ -429,6 +508,8 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 	nb_incomplete_name(cfg->output, cfg->incomplete, sizeof(cfg->incomplete));
 	cfg->force = a->force;
 	cfg->verbose = a->verbose;
+	if ((st = nb_run_configure_workers(a, cfg)) != NB_OK)
+		return st;
 	if ((st = nb_run_configure_suites(a, cfg)) != NB_OK)
 		return st;
 	if (!cfg->force) {
@@ -531,6 +612,7 @@ struct nb_cell_run {
 	long long *counter_sum;     /* per event */
 	bool failed;
 	char note[NB_RES_TEXT];
+	uint32_t extra_every, extra_count; /* NB_TEST_SLOWDOWN (nb_workers.h) */
 	/* a block cell: the timed call is fn(ctx) instead of the kernel */
 	enum nb_status (*fn)(void *ctx);
 	void *ctx;
@@ -717,6 +799,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 	 * the whole rotation (so its limit is the bandwidth beyond the caches) */
 	c->working_set = pc->cache == NB_CACHE_HOT ? c->cost.bytes
 		: (double)set_bytes * (double)c->nsets;
+	c->extra_every = nb_test_slowdown_every(k->name);
 	return NB_OK;
 }
 
@@ -724,6 +807,11 @@ static inline enum nb_status nb_cell_call(struct nb_cell_run *c)
 {
 	enum nb_status st = c->fn ? c->fn(c->ctx)
 		: nb_kernel_run(c->k, &c->probs[c->next], c->workspace);
+
+	if (c->extra_every && ++c->extra_count == c->extra_every) {
+		c->extra_count = 0;
+		st |= nb_kernel_run(c->k, &c->probs[c->next], c->workspace);
+	}
 
 	if (++c->next == c->nsets)
 		c->next = 0;
@@ -999,16 +1087,7 @@ static void nb_fill_stats(struct nb_run_state *rs, struct nb_cell_run *c,
 	row->iterations = c->iterations;
 	if (nb_summarize(c->seconds, c->nsamples, seed, &sum) != NB_OK)
 		memset(&sum, 0, sizeof(sum));
-	row->median_s = sum.median;
-	row->mean_s = sum.mean;
-	row->min_s = sum.min;
-	row->max_s = sum.max;
-	row->q1_s = sum.q1;
-	row->q3_s = sum.q3;
-	row->iqr_s = sum.iqr;
-	row->ci_lo_s = sum.ci_lo;
-	row->ci_hi_s = sum.ci_hi;
-	row->unstable = sum.unstable ? 1 : 0;
+	nb_row_summary(row, &sum);
 	row->oversubscribed = c->own_known ? c->own_over > 0 : -1;
 	row->bytes = c->cost.bytes;
 	row->flops = c->cost.flops;
@@ -1076,6 +1155,26 @@ static void nb_verbose_cell(const struct nb_cell_row *row, size_t index, size_t 
 		: "not verified", row->unstable ? ", unstable" : "");
 }
 
+/* A worker process reuses the first worker's calls per sample, so every
+ * process of a run times the same batches (bench/nb_workers.h). */
+static enum nb_status nb_cell_calibrate_shared(struct nb_run_state *rs, struct nb_cell_run *c,
+					       const struct nb_sweep *s)
+{
+	const struct nb_worker_role *role = &rs->cfg->role;
+	char key[NB_RES_NAME + 96];
+	enum nb_status st;
+
+	nb_calib_key(key, sizeof(key), c->label, c->plan->shape.rows, c->plan->shape.d,
+		     c->plan->threads, nb_cache_state_name(c->plan->cache));
+	if (nb_calib_lookup(role, key, &c->iterations))
+		st = NB_OK;
+	else
+		st = nb_cell_calibrate(c, s);
+	if (st == NB_OK)
+		nb_calib_record(role, key, c->iterations);
+	return st;
+}
+
 /* Warm-up and calibration of the live cells (order[0 .. live)), then
  * s->samples rounds, each in a fresh shuffled order: the protocol of every
  * group, kernel and block alike. NB_ERR_INTERRUPTED when stopped. */
@@ -1088,7 +1187,7 @@ static enum nb_status nb_measure_group(struct nb_run_state *rs, struct nb_cell_r
 	for (size_t j = 0; j < live && !nb_run_stop; j++) {
 		struct nb_cell_run *c = &cells[order[j]];
 		if ((st = nb_cell_warmup(c, s->warmup_ms)) != NB_OK ||
-		    (st = nb_cell_calibrate(c, s)) != NB_OK)
+		    (st = nb_cell_calibrate_shared(rs, c, s)) != NB_OK)
 			return nb_fail(st, "%s failed: %s", c->label, nb_error());
 		rs->progress.done += s->warmup_ms + 2 * s->min_sample_ms;
 		nb_progress_draw(&rs->progress, false);
@@ -1605,6 +1704,38 @@ static enum nb_status nb_run_finalize(struct nb_run_state *rs)
 	return NB_OK;
 }
 
+/* The parent of worker processes: they measure, it merges their cells
+ * into rs->res (its plan is then done). */
+static enum nb_status nb_run_workers(struct nb_run_config *cfg, struct nb_run_state *rs,
+				     int argc, char **argv)
+{
+	struct nb_workers_plan wp = {
+		.processes = cfg->processes, .baseline = cfg->baseline, .llc = rs->llc,
+		.seed = cfg->sweep.seed, .verbose = cfg->verbose, .argc = argc, .argv = argv,
+	};
+	enum nb_status st;
+	int least = cfg->processes;
+
+	/* --samples is the total per cell and side, spread over the processes */
+	wp.samples = (cfg->sweep.samples + cfg->processes - 1) / cfg->processes;
+	if (wp.samples < NB_WORKER_MIN_SAMPLES)
+		wp.samples = NB_WORKER_MIN_SAMPLES;
+	rs->res->meta.processes = cfg->processes;
+	nb_res_strcpy(rs->res->meta.baseline, sizeof(rs->res->meta.baseline),
+		      cfg->baseline ? cfg->baseline : "");
+	if (cfg->progress)
+		fprintf(stderr, "\r\033[Knormbench: measuring in %d worker processes%s...\r",
+			cfg->processes * (cfg->baseline ? 2 : 1),
+			cfg->baseline ? " (A/B)" : "");
+	st = nb_workers_measure(&wp, rs->res, &nb_run_stop);
+	/* samples per cell as measured (fewer processes when interrupted) */
+	for (size_t i = 0; i < rs->res->ncells; i++)
+		if (rs->res->cells[i].processes < least)
+			least = rs->res->cells[i].processes;
+	rs->res->meta.min_samples = wp.samples * least;
+	return st;
+}
+
 static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 {
 	struct nb_planned_cell *plan = NULL;
@@ -1674,7 +1805,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
-	cfg->progress = isatty(STDERR_FILENO) && !cfg->verbose;
+	cfg->progress = isatty(STDERR_FILENO) && !cfg->verbose && !cfg->role.on;
 	if (cfg->verbose)
 		fprintf(stderr, "normbench: %zu cells in %d groups; measuring the timer, "
 			"caches and STREAM bandwidth first\n", nplan + nbplan,
@@ -1686,7 +1817,9 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	 * (tests/test_harness.c: an unreadable one must give "busy unknown") */
 	nb_busy_open(&rs.busy, getenv("NB_RUN_PROC_STAT"));
 	res.meta.timer_resolution_ns = nb_timer_resolution_ns();
-	if (nb_measure_caches(&caches) != NB_OK)
+	/* a worker takes the parent's cache sizes (its cold pools are sized
+	 * from them) and leaves the machine's description to the parent */
+	if (cfg->role.on || nb_measure_caches(&caches) != NB_OK)
 		memset(&caches, 0, sizeof(caches));
 	si = calloc(1, sizeof(*si));
 	if (!si || nb_sysinfo_collect(si, &caches) != NB_OK) {
@@ -1695,7 +1828,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	}
 	nb_fill_meta(&res.meta, cfg, si, argc, argv);
 	nb_fill_caches(&res, &caches);
-	rs.llc = nb_cache_last_level_bytes(&caches);
+	rs.llc = cfg->role.on ? cfg->role.llc : nb_cache_last_level_bytes(&caches);
 	phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
 	if (phys > 0 && nb_group_bytes_max(plan, nplan, rs.llc) > 0.5 * phys) {
 		fprintf(stderr, "normbench run: the sweep needs %.1f GiB at once (one group of "
@@ -1711,7 +1844,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 			phys / 1073741824.0);
 		goto restore;
 	}
-	if (!nb_run_stop) {
+	if (!nb_run_stop && !cfg->role.on) {
 		st = nb_stream_table(&caches, cfg->sweep.threads, cfg->sweep.nthreads,
 				     cfg->sweep.stream_ms / 1000.0, &rs.bw, &rs.nbw);
 		if (st == NB_OK)
@@ -1731,6 +1864,16 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	rs.progress.start_ns = nb_now_ns();
 	rs.progress.cells_total = nplan + nbplan;
 	rs.progress.total = nb_planned_ms(&cfg->sweep) * (double)(nplan + nbplan);
+	if (cfg->processes > 1 && !cfg->role.on) {
+		/* the cells are measured by worker processes (bench/nb_workers.h) */
+		st = nb_run_workers(cfg, &rs, argc, argv);
+		if (st != NB_OK) {
+			nb_progress_clear(&rs.progress);
+			fprintf(stderr, "normbench run: %s\n", nb_error());
+			goto restore;
+		}
+		nplan = nbplan = 0;
+	}
 	for (size_t b = 0; b < nplan && !nb_run_stop;) {
 		size_t e = b;
 		while (e < nplan && plan[e].group == plan[b].group)
@@ -1765,7 +1908,7 @@ static int nb_run_execute(struct nb_run_config *cfg, int argc, char **argv)
 	}
 	/* the second window of the DRAM bandwidth, minutes after the first:
 	 * each DRAM figure is the best of the two */
-	if (!nb_run_stop && rs.bw) {
+	if (!nb_run_stop && rs.bw && !cfg->role.on) {
 		if (cfg->verbose)
 			fprintf(stderr, "normbench: measuring the DRAM bandwidth again (second "
 				"window)\n");
@@ -1896,6 +2039,13 @@ int nb_cmd_run(int argc, char **argv)
 		case OPT_BLOCK_SEQ: a.block_seq = optarg; break;
 		case OPT_BLOCK_FFN: a.block_ffn = optarg; break;
 		case OPT_NORMPROJ_TOKENS: a.normproj_tokens = optarg; break;
+		case OPT_PROCESSES: a.processes = optarg; break;
+		case OPT_BASELINE: a.baseline = optarg; break;
+		case OPT_NB_WORKER: a.worker = optarg; break;
+		case OPT_NB_WORKER_SAMPLES: a.worker_samples = optarg; break;
+		case OPT_NB_LLC: a.llc = optarg; break;
+		case OPT_NB_CALIB_IN: a.calib_in = optarg; break;
+		case OPT_NB_CALIB_OUT: a.calib_out = optarg; break;
 		case 'v': a.verbose = true; break;
 		case 'h':
 			nb_run_usage(stdout);

@@ -10,7 +10,9 @@ enum nb_exit {
 	NB_EXIT_ERROR = 1,
 	NB_EXIT_VERIFY_FAILED = 2,
 	NB_EXIT_REGRESSION = 3,
-	NB_EXIT_SELFCHECK_FAILED = 4,   /* run: the block suite's self-checks */
+	NB_EXIT_SELFCHECK_FAILED = 5,   /* run: the block suite's self-checks */
+	NB_EXIT_INCONCLUSIVE = 4,   /* compare: no regression shown, but some
+				     * cell could not be decided (docs/gate.md) */
 };
 
 #define NB_COMMAND(name, fn, summary) int fn(int argc, char **argv);

@@ -21,6 +21,7 @@ static const char *const nb_verdict_names[NB_VERDICT_COUNT] = {
 	[NB_VERDICT_FASTER] = "faster",
 	[NB_VERDICT_IMPROVED] = "improved",
 	[NB_VERDICT_NODATA] = "no data",
+	[NB_VERDICT_INCONCLUSIVE] = "INCONCLUSIVE",
 };
 
 const char *nb_verdict_name(enum nb_verdict v)
@@ -63,40 +64,56 @@ static bool nb_any_nan(const double *x, size_t n)
 	return false;
 }
 
-/* The verdict from the two p-values and the interval (see the header). */
-static enum nb_verdict nb_decide(const struct nb_compare_stat *st,
-				 const struct nb_compare_opts *o)
-{
-	double up = 1.0 + o->min_effect, down = 1.0 / up;
+/* z quantiles for the suggested process count: one-sided alpha 0.01 and
+ * 80% power (docs/gate.md). */
+#define NB_Z_ALPHA 2.326
+#define NB_Z_POWER 0.842
 
-	if (st->p_slower <= o->alpha && st->ci_lo > up)
-		return NB_VERDICT_REGRESSED;
-	if (st->p_faster <= o->alpha && st->ci_hi < down)
-		return NB_VERDICT_IMPROVED;
-	if (st->p_slower <= o->alpha)
-		return NB_VERDICT_SLOWER;
-	if (st->p_faster <= o->alpha)
-		return NB_VERDICT_FASTER;
-	return NB_VERDICT_SAME;
+/* Processes per side that would likely put the interval on one side of
+ * the threshold: n = 2 ((z_a + z_p) sd / gap)^2, gap the log distance of
+ * the ratio from 1 + min_effect. */
+static int nb_suggest(double sd, double ratio, double up, int have)
+{
+	double gap = fabs(log(ratio) - log(up)), n;
+
+	if (!(sd > 0) || !(gap > 0))
+		return NB_COMPARE_MAX_SUGGEST + 1;
+	n = 2.0 * pow((NB_Z_ALPHA + NB_Z_POWER) * sd / gap, 2.0);
+	if (n > NB_COMPARE_MAX_SUGGEST)
+		return NB_COMPARE_MAX_SUGGEST + 1;
+	return (int)ceil(n) > have ? (int)ceil(n) : have + 1;
 }
 
-/* Median of one two-level resample of a side: its runs drawn with
- * replacement, then each drawn run's samples with replacement; buf holds
- * nruns * (largest run) doubles. */
-static double nb_hier_median(const struct nb_compare_side *side, double *buf,
-			     struct nb_rng *rng)
+/* The verdict from the process-level interval (see the header). */
+static enum nb_verdict nb_decide(struct nb_compare_stat *st, const struct nb_compare_opts *o)
 {
-	size_t m = 0;
+	double up = 1.0 + o->min_effect, down = 1.0 / up;
+	int have = (int)(st->runs_base < st->runs_new ? st->runs_base : st->runs_new);
 
-	for (size_t r = 0; r < side->nruns; r++) {
-		size_t pick = (size_t)nb_rng_below(rng, side->nruns);
-		const double *x = side->runs[pick];
-		size_t n = side->n[pick];
-		for (size_t i = 0; i < n; i++)
-			buf[m++] = x[nb_rng_below(rng, n)];
+	if (st->runs_base < 2 || st->runs_new < 2) {
+		snprintf(st->reason, sizeof(st->reason), "%zu process(es) in BASE, %zu in NEW: "
+			 "the spread between processes is unknown with fewer than 2 a side",
+			 st->runs_base, st->runs_new);
+		st->suggest_processes = NB_COMPARE_MIN_PROCESSES;
+		return NB_VERDICT_INCONCLUSIVE;
 	}
-	nb_sort_doubles(buf, m);
-	return nb_quantile_sorted(buf, m, 0.5);
+	if (st->ci_lo > up)
+		return NB_VERDICT_REGRESSED;
+	if (st->ci_hi < down)
+		return NB_VERDICT_IMPROVED;
+	if (st->ci_hi <= up) {
+		if (st->p_slower <= o->alpha)
+			return NB_VERDICT_SLOWER;
+		if (st->p_faster <= o->alpha)
+			return NB_VERDICT_FASTER;
+		return NB_VERDICT_SAME;
+	}
+	snprintf(st->reason, sizeof(st->reason), "the %g%% interval [%.3f, %.3f] holds %.3f: a "
+		 "slowdown of %g%% is neither shown nor excluded (between-process SD %.1f%%)",
+		 100.0 * (1.0 - 2.0 * o->alpha), st->ci_lo, st->ci_hi, up, 100.0 * o->min_effect,
+		 100.0 * st->sd_log);
+	st->suggest_processes = nb_suggest(st->sd_log, st->ratio, up, have);
+	return NB_VERDICT_INCONCLUSIVE;
 }
 
 static size_t nb_side_count(const struct nb_compare_side *s)
@@ -105,19 +122,6 @@ static size_t nb_side_count(const struct nb_compare_side *s)
 
 	for (size_t r = 0; r < s->nruns; r++)
 		total += s->n[r];
-	return total;
-}
-
-static size_t nb_side_total(const struct nb_compare_side *s, size_t *largest)
-{
-	size_t total = 0;
-
-	*largest = 0;
-	for (size_t r = 0; r < s->nruns; r++) {
-		total += s->n[r];
-		if (s->n[r] > *largest)
-			*largest = s->n[r];
-	}
 	return total;
 }
 
@@ -137,41 +141,28 @@ static double *nb_side_pool(const struct nb_compare_side *s, size_t total)
 	return x;
 }
 
-static enum nb_status nb_hier_ratio_ci(const struct nb_compare_side *base,
-				       const struct nb_compare_side *cand, size_t lb, size_t lc,
-				       const struct nb_compare_opts *o, uint64_t seed,
-				       double *lo, double *hi)
+/* One number per process with samples (out: s->nruns doubles): the
+ * NB_COMPARE_PROCESS_QUANTILE of its samples. The count; 0 when out of
+ * memory. */
+static size_t nb_side_levels(const struct nb_compare_side *s, double *out)
 {
-	size_t big = base->nruns * lb > cand->nruns * lc ? base->nruns * lb : cand->nruns * lc;
-	double *buf = malloc(big * sizeof(*buf));
-	double *ratios = malloc(o->resamples * sizeof(*ratios));
-	double level = 1.0 - 2.0 * o->alpha;
-	enum nb_status st = NB_OK;
-	struct nb_rng rng;
-	size_t used = 0;
+	size_t k = 0, big = 0;
+	double *buf;
 
-	if (!buf || !ratios) {
-		st = nb_fail(NB_ERR_NOMEM, "compare: out of memory for the bootstrap");
-		goto free_all;
+	for (size_t r = 0; r < s->nruns; r++)
+		big = s->n[r] > big ? s->n[r] : big;
+	buf = malloc((big + 1) * sizeof(*buf));
+	if (!buf)
+		return 0;
+	for (size_t r = 0; r < s->nruns; r++) {
+		if (!s->n[r])
+			continue;
+		memcpy(buf, s->runs[r], s->n[r] * sizeof(*buf));
+		nb_sort_doubles(buf, s->n[r]);
+		out[k++] = nb_quantile_sorted(buf, s->n[r], NB_COMPARE_PROCESS_QUANTILE);
 	}
-	nb_rng_seed(&rng, seed);
-	for (size_t r = 0; r < o->resamples; r++) {
-		double mb = nb_hier_median(base, buf, &rng);
-		double mc = nb_hier_median(cand, buf, &rng);
-		if (mb > 0.0 && !isnan(mc))
-			ratios[used++] = mc / mb;
-	}
-	if (used == 0) {
-		st = nb_fail(NB_ERR_INVALID, "ratio CI: every resampled base median is 0");
-		goto free_all;
-	}
-	nb_sort_doubles(ratios, used);
-	*lo = nb_quantile_sorted(ratios, used, (1.0 - level) / 2.0);
-	*hi = nb_quantile_sorted(ratios, used, (1.0 + level) / 2.0);
-free_all:
-	free(ratios);
 	free(buf);
-	return st;
+	return k;
 }
 
 enum nb_status nb_compare_runs(const struct nb_compare_side *base,
@@ -179,14 +170,15 @@ enum nb_status nb_compare_runs(const struct nb_compare_side *base,
 			       const struct nb_compare_opts *o, uint64_t seed,
 			       struct nb_compare_stat *out)
 {
-	size_t lb, lc, nb = nb_side_total(base, &lb), nc = nb_side_total(cand, &lc);
-	double *xb = NULL, *xc = NULL;
+	size_t nb = nb_side_count(base), nc = nb_side_count(cand);
+	double *xb = NULL, *xc = NULL, *mb = NULL, *mc = NULL;
+	struct nb_process_test pt;
 	enum nb_status st;
 
-	*out = (struct nb_compare_stat){ .n_base = nb, .n_new = nc, .runs_base = base->nruns,
-		.runs_new = cand->nruns, .base_median = NAN, .new_median = NAN, .ratio = NAN,
-		.ci_lo = NAN, .ci_hi = NAN, .p_slower = NAN, .p_faster = NAN,
-		.verdict = NB_VERDICT_NODATA };
+	(void)seed;
+	*out = (struct nb_compare_stat){ .n_base = nb, .n_new = nc, .base_median = NAN,
+		.new_median = NAN, .ratio = NAN, .ci_lo = NAN, .ci_hi = NAN, .p_slower = NAN,
+		.p_faster = NAN, .verdict = NB_VERDICT_NODATA, .sd_log = NAN };
 	if ((st = nb_compare_opts_check(o)) != NB_OK)
 		return st;
 	for (size_t r = 0; r < base->nruns; r++)
@@ -199,31 +191,41 @@ enum nb_status nb_compare_runs(const struct nb_compare_side *base,
 		return NB_OK;
 	xb = nb_side_pool(base, nb);
 	xc = nb_side_pool(cand, nc);
-	if (!xb || !xc) {
+	mb = malloc((base->nruns + 1) * sizeof(*mb));
+	mc = malloc((cand->nruns + 1) * sizeof(*mc));
+	if (!xb || !xc || !mb || !mc) {
 		st = nb_fail(NB_ERR_NOMEM, "compare: out of memory");
 		goto free_all;
 	}
 	out->base_median = nb_median(xb, nb);
 	out->new_median = nb_median(xc, nc);
-	if (!(out->base_median > 0.0))
+	out->runs_base = nb_side_levels(base, mb);
+	out->runs_new = nb_side_levels(cand, mc);
+	if (out->runs_base == 0 || out->runs_new == 0) {
+		st = nb_fail(NB_ERR_NOMEM, "compare: out of memory");
 		goto free_all;
-	out->p_slower = nb_mann_whitney_p(xb, nb, xc, nc, NB_ALT_GREATER);
-	out->p_faster = nb_mann_whitney_p(xb, nb, xc, nc, NB_ALT_LESS);
-	if (base->nruns == 1 && cand->nruns == 1)
-		st = nb_bootstrap_ratio_ci(xb, nb, xc, nc, seed, o->resamples,
-					   1.0 - 2.0 * o->alpha, &out->ratio, &out->ci_lo,
-					   &out->ci_hi);
-	else {
-		/* empty runs add nothing: the resampler draws among runs with data */
-		out->ratio = out->new_median / out->base_median;
-		st = nb_hier_ratio_ci(base, cand, lb, lc, o, seed, &out->ci_lo, &out->ci_hi);
 	}
+	for (size_t i = 0; i < out->runs_base; i++)
+		if (!(mb[i] > 0.0))
+			goto free_all;
+	for (size_t i = 0; i < out->runs_new; i++)
+		if (!(mc[i] > 0.0))
+			goto free_all;
+	st = nb_process_ratio(mb, out->runs_base, mc, out->runs_new, o->alpha, &pt);
 	if (st != NB_OK)
 		goto free_all;
+	out->ratio = pt.ratio;
+	out->ci_lo = pt.lo;
+	out->ci_hi = pt.hi;
+	out->p_slower = pt.p_slower;
+	out->p_faster = pt.p_faster;
+	out->sd_log = pt.sd_log;
 	out->verdict = nb_decide(out, o);
 free_all:
 	if (st != NB_OK)
 		out->verdict = NB_VERDICT_NODATA;
+	free(mc);
+	free(mb);
 	free(xc);
 	free(xb);
 	return st;
@@ -427,13 +429,16 @@ static enum nb_status nb_pool_add(struct nb_pool *p, const struct nb_results *r,
 		cl = realloc(c->clean, (c->n + count + 1) * sizeof(*cl));
 		if (cl)
 			c->clean = cl;
-		ends = realloc(c->run_end, (c->nruns + 1) * sizeof(*ends));
+		/* one run per worker process (older files: one per file) */
+		ends = realloc(c->run_end, (c->nruns + count + 1) * sizeof(*ends));
 		if (ends)
 			c->run_end = ends;
 		if (!x || !cl || !ends)
 			return nb_fail(NB_ERR_NOMEM, "compare: out of memory for the samples");
 		/* -1: the events were not available, nothing says disturbed */
 		for (size_t k = 0; k < count; k++) {
+			if (k > 0 && s[k].process != s[k - 1].process)
+				c->run_end[c->nruns++] = c->n;
 			c->x[c->n] = s[k].seconds * scale;
 			c->clean[c->n++] = s[k].ctx_switches <= 0 && s[k].migrations <= 0;
 		}
@@ -972,6 +977,8 @@ enum nb_status nb_compare_results(const struct nb_compare_input *base, size_t nb
 		rep->exit_code = NB_EXIT_VERIFY_FAILED;
 	else if (rep->counts[NB_VERDICT_REGRESSED])
 		rep->exit_code = NB_EXIT_REGRESSION;
+	else if (rep->counts[NB_VERDICT_INCONCLUSIVE] && !o->inconclusive_ok)
+		rep->exit_code = NB_EXIT_INCONCLUSIVE;
 	else
 		rep->exit_code = NB_EXIT_OK;
 free_pools:
@@ -1008,6 +1015,11 @@ enum nb_status nb_compare_files(const char *const *base_paths, size_t nbase,
 		in[i].results = &res[i];
 		if ((st = nb_results_read(path, &res[i])) != NB_OK)
 			goto free_all;
+		if (nb_results_is_ab(&res[i])) {
+			st = nb_fail(NB_ERR_INVALID, "%s is an A/B run (run --baseline): judge it "
+				     "alone, 'normbench compare %s'", path, path);
+			goto free_all;
+		}
 		/* only NEW is judged on its /verify tables */
 		if (i >= nbase && res[i].has_verify) {
 			bool holds;
@@ -1025,6 +1037,77 @@ free_all:
 	free(in);
 	free(vt);
 	free(res);
+	if (st != NB_OK)
+		rep->exit_code = NB_EXIT_ERROR;
+	return st;
+}
+
+bool nb_results_is_ab(const struct nb_results *r)
+{
+	for (size_t i = 0; i < r->ncells; i++)
+		if (r->cells[i].side[0])
+			return true;
+	return false;
+}
+
+/* The cells of one side of an A/B file, with their samples, into out. */
+static enum nb_status nb_ab_side(const struct nb_results *r, const char *side,
+				 struct nb_results *out)
+{
+	enum nb_status st = NB_OK;
+
+	out->meta = r->meta;
+	for (size_t i = 0; i < r->ncells && st == NB_OK; i++) {
+		struct nb_cell_row c = r->cells[i];
+		const struct nb_sample_row *s;
+		size_t n = 0;
+
+		if (strcmp(c.side, side) != 0)
+			continue;
+		s = nb_results_cell_samples(r, i, &n);
+		c.first_sample = out->nsamples;
+		for (size_t k = 0; k < n && s && st == NB_OK; k++) {
+			struct nb_sample_row sr = s[k];
+			sr.cell = out->ncells;
+			st = nb_results_add_sample(out, &sr);
+		}
+		if (st == NB_OK)
+			st = nb_results_add_cell(out, &c);
+	}
+	return st;
+}
+
+enum nb_status nb_compare_ab_file(const char *path, const struct nb_compare_opts *o,
+				  struct nb_compare_report *rep)
+{
+	struct nb_results all, base, cand;
+	struct nb_compare_input in[2];
+	char names[2][4200];
+	enum nb_status st;
+
+	nb_compare_report_free(rep);
+	nb_results_init(&all);
+	nb_results_init(&base);
+	nb_results_init(&cand);
+	if ((st = nb_results_read(path, &all)) != NB_OK)
+		goto free_all;
+	if (!nb_results_is_ab(&all)) {
+		st = nb_fail(NB_ERR_INVALID, "%s is not an A/B run (normbench run --baseline): "
+			     "give BASE.h5 NEW.h5", path);
+		goto free_all;
+	}
+	if ((st = nb_ab_side(&all, "base", &base)) != NB_OK ||
+	    (st = nb_ab_side(&all, "new", &cand)) != NB_OK)
+		goto free_all;
+	snprintf(names[0], sizeof(names[0]), "%s [base: %s]", path, all.meta.baseline);
+	snprintf(names[1], sizeof(names[1]), "%s [new]", path);
+	in[0] = (struct nb_compare_input){ names[0], &base, NULL };
+	in[1] = (struct nb_compare_input){ names[1], &cand, NULL };
+	st = nb_compare_results(&in[0], 1, &in[1], 1, o, rep);
+free_all:
+	nb_results_free(&cand);
+	nb_results_free(&base);
+	nb_results_free(&all);
 	if (st != NB_OK)
 		rep->exit_code = NB_EXIT_ERROR;
 	return st;
@@ -1075,8 +1158,19 @@ static const char *nb_row_note(const struct nb_compare_row *r, char *buf, size_t
 		k = snprintf(buf + len, size - len, "%soversubscribed", len ? ", " : "");
 		len += k > 0 && (size_t)k < size - len ? (size_t)k : strlen(buf + len);
 	}
-	if (r->impl_changed && len + 2 < size)
-		snprintf(buf + len, size - len, "%skernel changed", len ? ", " : "");
+	if (r->impl_changed && len + 2 < size) {
+		k = snprintf(buf + len, size - len, "%skernel changed", len ? ", " : "");
+		len += k > 0 && (size_t)k < size - len ? (size_t)k : strlen(buf + len);
+	}
+	if (r->s.verdict == NB_VERDICT_INCONCLUSIVE && len + 2 < size) {
+		if (r->s.suggest_processes > NB_COMPARE_MAX_SUGGEST)
+			snprintf(buf + len, size - len, "%s%s; more than %d processes a side "
+				 "would be needed", len ? ", " : "", r->s.reason,
+				 NB_COMPARE_MAX_SUGGEST);
+		else
+			snprintf(buf + len, size - len, "%s%s; try --processes %d", len ? ", " : "",
+				 r->s.reason, r->s.suggest_processes);
+	}
 	return buf;
 }
 
@@ -1086,18 +1180,21 @@ static const char *nb_exit_text(int code)
 	case NB_EXIT_OK: return "no regression";
 	case NB_EXIT_VERIFY_FAILED: return "verification failed in NEW";
 	case NB_EXIT_REGRESSION: return "performance regression";
+	case NB_EXIT_INCONCLUSIVE: return "inconclusive: no regression shown, but some cells "
+		"could not be decided (see their notes; more processes)";
 	default: return "error";
 	}
 }
 
 static void nb_summary_line(const struct nb_compare_report *rep, FILE *out)
 {
-	fprintf(out, "%zu cells matched: %zu REGRESSED, %zu improved, %zu slower, %zu faster, "
-		"%zu same, %zu no data; %zu only in BASE, %zu only in NEW; %zu verification "
-		"failure(s) in NEW", rep->nrows, rep->counts[NB_VERDICT_REGRESSED],
-		rep->counts[NB_VERDICT_IMPROVED], rep->counts[NB_VERDICT_SLOWER],
-		rep->counts[NB_VERDICT_FASTER], rep->counts[NB_VERDICT_SAME],
-		rep->counts[NB_VERDICT_NODATA], rep->nonly_base, rep->nonly_new, rep->nfailures);
+	fprintf(out, "%zu cells matched: %zu REGRESSED, %zu INCONCLUSIVE, %zu improved, %zu "
+		"slower, %zu faster, %zu same, %zu no data; %zu only in BASE, %zu only in NEW; %zu "
+		"verification failure(s) in NEW", rep->nrows, rep->counts[NB_VERDICT_REGRESSED],
+		rep->counts[NB_VERDICT_INCONCLUSIVE], rep->counts[NB_VERDICT_IMPROVED],
+		rep->counts[NB_VERDICT_SLOWER], rep->counts[NB_VERDICT_FASTER],
+		rep->counts[NB_VERDICT_SAME], rep->counts[NB_VERDICT_NODATA], rep->nonly_base,
+		rep->nonly_new, rep->nfailures);
 }
 
 static void nb_print_files(const char *side, const struct nb_compare_file *f, size_t n,
@@ -1112,16 +1209,17 @@ static void nb_print_files(const char *side, const struct nb_compare_file *f, si
 
 static void nb_rule_line(const struct nb_compare_report *rep, FILE *out)
 {
-	fprintf(out, "rule: REGRESSED when the one-sided Mann-Whitney U p <= %g and the whole "
-		"%g%% bootstrap CI of median(new)/median(base) lies above %.4g (improved: below "
-		"%.4g); %zu resamples, seed %llu\n", rep->opts.alpha, 100.0 * rep->ci_level,
-		1.0 + rep->opts.min_effect, 1.0 / (1.0 + rep->opts.min_effect),
-		rep->opts.resamples, (unsigned long long)rep->opts.seed);
+	fprintf(out, "rule (docs/gate.md): one number per process, the lower quartile of its "
+		"samples; REGRESSED when the whole %g%% Welch t interval of the ratio of their "
+		"geometric means (new/base) lies "
+		"above %.4g (improved: below %.4g); INCONCLUSIVE when it holds %.4g or a side "
+		"has fewer than 2 processes\n", 100.0 * rep->ci_level, 1.0 + rep->opts.min_effect,
+		1.0 / (1.0 + rep->opts.min_effect), 1.0 + rep->opts.min_effect);
 }
 
 void nb_compare_print_text(const struct nb_compare_report *rep, bool table, FILE *out)
 {
-	char b1[32], b2[32], b3[64], b4[32], b5[128];
+	char b1[32], b2[32], b3[64], b4[32], b5[512];
 	int w = 4;
 
 	fprintf(out, "normbench compare: ");
@@ -1184,7 +1282,7 @@ static void nb_md_text(const char *s, FILE *out)
 
 static void nb_md_row(const struct nb_compare_row *r, FILE *out)
 {
-	char b1[32], b2[32], b3[64], b4[32], b5[128];
+	char b1[32], b2[32], b3[64], b4[32], b5[512];
 
 	fputs("| `", out);
 	nb_md_text(r->key, out);
@@ -1205,7 +1303,8 @@ void nb_compare_write_md(const struct nb_compare_report *rep, FILE *out)
 	fprintf(out, "### normbench gate: %s\n\n",
 		rep->exit_code == NB_EXIT_OK ? "passed"
 		: rep->exit_code == NB_EXIT_REGRESSION ? "**performance regression**"
-		: rep->exit_code == NB_EXIT_VERIFY_FAILED ? "**verification failed**" : "error");
+		: rep->exit_code == NB_EXIT_VERIFY_FAILED ? "**verification failed**"
+		: rep->exit_code == NB_EXIT_INCONCLUSIVE ? "**inconclusive**" : "error");
 	nb_summary_line(rep, out);
 	fprintf(out, ".\n\n");
 	for (size_t i = 0; i < rep->nbase_files; i++)
@@ -1335,10 +1434,11 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 	nb_json_key_num(out, "min_effect", rep->opts.min_effect);
 	nb_json_key_num(out, "ci_level", rep->ci_level);
 	fprintf(out, ", \"resamples\": %zu, \"seed\": %llu, \"force\": %s, \"exact\": %s, "
-		"\"all_samples\": %s, \"runs\": \"%s\", \"inject_slowdown\": ", rep->opts.resamples,
+		"\"all_samples\": %s, \"inconclusive_ok\": %s, \"runs\": \"%s\", "
+		"\"inject_slowdown\": ", rep->opts.resamples,
 		(unsigned long long)rep->opts.seed, rep->opts.force ? "true" : "false",
 		rep->opts.exact ? "true" : "false", rep->opts.all_samples ? "true" : "false",
-		rep->opts.runs == NB_RUNS_BEST ? "best" : "pooled");
+		rep->opts.inconclusive_ok ? "true" : "false", rep->opts.runs == NB_RUNS_BEST ? "best" : "pooled");
 	nb_json_num(rep->opts.inject, out);
 	fputs("},\n", out);
 	fputs("  \"counts\": {", out);
@@ -1374,6 +1474,9 @@ void nb_compare_write_json(const struct nb_compare_report *rep, FILE *out)
 		nb_json_key_num(out, "ci_hi", r->s.ci_hi);
 		nb_json_key_num(out, "p_slower", r->s.p_slower);
 		nb_json_key_num(out, "p_faster", r->s.p_faster);
+		nb_json_key_num(out, "sd_log", r->s.sd_log);
+		nb_json_key_str(out, "reason", r->s.reason);
+		fprintf(out, ", \"suggest_processes\": %d", r->s.suggest_processes);
 		nb_json_key_num(out, "base_err_ratio", r->base_err_ratio);
 		nb_json_key_num(out, "new_err_ratio", r->new_err_ratio);
 		fputc('}', out);

@@ -19,18 +19,23 @@
 #define NB_COMPARE_KEY 320
 
 /*
- * The decision of one cell, base a (n_a samples) against new b (n_b):
- *   p_slower = Mann-Whitney U one-sided (b stochastically greater)
- *   ratio    = median(b) / median(a), [ci_lo, ci_hi] its percentile-bootstrap
- *              interval at level 1 - 2 alpha (so ci_lo alone is a one-sided
- *              1 - alpha lower confidence bound: both criteria use alpha)
- *   REGRESSED  p_slower <= alpha and ci_lo > 1 + min_effect
- *   IMPROVED   p_faster <= alpha and ci_hi < 1 / (1 + min_effect)
- *              (the mirror image: swapping the files swaps the two verdicts)
- *   SLOWER / FASTER  significant, but the interval does not clear the
- *              minimum effect: reported, never fails the gate
- *   SAME       not significant
- *   NODATA     a side without samples (or a base median that is not > 0)
+ * The decision of one cell (docs/gate.md): the unit is the process. Each
+ * worker process of each file (an old file: one process) gives one number,
+ * the lower quartile of its samples (NB_COMPARE_PROCESS_QUANTILE); m_a
+ * (base) and m_b (new) those numbers.
+ *   ratio    = exp(mean log m_b - mean log m_a), [ci_lo, ci_hi] its Welch t
+ *              interval on the log scale at level 1 - 2 alpha (so ci_lo
+ *              alone is a one-sided 1 - alpha lower confidence bound)
+ *   p_slower, p_faster = one-sided Welch t p-values of "no difference"
+ *   REGRESSED    ci_lo > 1 + min_effect (implies p_slower < alpha)
+ *   IMPROVED     ci_hi < 1 / (1 + min_effect) (the mirror image)
+ *   SLOWER / FASTER / SAME  ci_hi <= 1 + min_effect (a regression of the
+ *                minimum effect is excluded), by p_slower / p_faster <= alpha
+ *   INCONCLUSIVE fewer than 2 processes on a side (their spread is
+ *                unknown), or ci_hi > 1 + min_effect >= ci_lo (a regression
+ *                of the minimum effect is neither shown nor excluded); the
+ *                reason and a suggested process count are reported
+ *   NODATA       a side without samples (or a median that is not > 0)
  */
 enum nb_verdict {
 	NB_VERDICT_REGRESSED,
@@ -39,10 +44,12 @@ enum nb_verdict {
 	NB_VERDICT_FASTER,
 	NB_VERDICT_IMPROVED,
 	NB_VERDICT_NODATA,
+	NB_VERDICT_INCONCLUSIVE,
 	NB_VERDICT_COUNT
 };
 
-/* "REGRESSED", "slower", "same", "faster", "improved", "no data". */
+/* "REGRESSED", "slower", "same", "faster", "improved", "no data",
+ * "INCONCLUSIVE". */
 const char *nb_verdict_name(enum nb_verdict v);
 
 /* How several runs (files) of a side are combined for one cell. */
@@ -61,6 +68,7 @@ struct nb_compare_opts {
 	bool all_samples;     /* keep samples disturbed by a context switch */
 	double inject;        /* calibration: NEW's samples times (1 + inject) */
 	enum nb_runs_mode runs; /* several runs a side: default NB_RUNS_POOLED */
+	bool inconclusive_ok;  /* exit 0, not 4, when cells are inconclusive */
 };
 
 /* A cell's samples that saw a context switch or a CPU migration are left
@@ -72,6 +80,16 @@ struct nb_compare_opts {
 #define NB_COMPARE_MIN_EFFECT 0.05
 #define NB_COMPARE_SEED 1
 #define NB_COMPARE_RESAMPLES ((size_t)2000)
+/* Processes a side needs for a decision at all, suggested when a side has
+ * fewer than 2; suggestions stop at NB_COMPARE_MAX_SUGGEST. */
+#define NB_COMPARE_MIN_PROCESSES 6
+#define NB_COMPARE_MAX_SUGGEST 64
+/* The number a process contributes: this quantile of its samples. The
+ * lower quartile, not the median: on a shared machine contention only adds
+ * time, and on the development VM under load most samples of a process
+ * could be slowed, which moved process medians by up to 3x while the lower
+ * quartiles of the same processes stayed within a few % (docs/gate.md). */
+#define NB_COMPARE_PROCESS_QUANTILE 0.25
 
 /* Fills o with the defaults above. */
 void nb_compare_opts_default(struct nb_compare_opts *o);
@@ -80,26 +98,30 @@ enum nb_status nb_compare_opts_check(const struct nb_compare_opts *o);
 
 struct nb_compare_stat {
 	size_t n_base, n_new;             /* samples judged */
-	size_t runs_base, runs_new;       /* runs (files) they come from */
+	size_t runs_base, runs_new;       /* processes they come from (the unit) */
 	double base_median, new_median;   /* seconds per call */
 	double ratio, ci_lo, ci_hi;       /* new / base; NaN for NODATA */
 	double p_slower, p_faster;        /* one-sided p-values; NaN for NODATA */
 	enum nb_verdict verdict;
+	double sd_log;                    /* between-process SD of log medians */
+	int suggest_processes;            /* INCONCLUSIVE: processes per side that
+					   * would likely decide (> NB_WORKERS_MAX
+					   * reads as NB_WORKERS_MAX + 1) */
+	char reason[NB_RES_TEXT];         /* why INCONCLUSIVE, "" otherwise */
 };
 
 /*
  * Decides one cell from its raw samples (seconds, any order, not modified)
- * of one run per side. seed drives the bootstrap (nb_bootstrap_ratio_ci).
- * An empty side gives NODATA and NB_OK; NaN samples or invalid options give
- * NB_ERR_INVALID.
+ * of one process per side: always INCONCLUSIVE (or NODATA), since one
+ * process says nothing of how much processes differ. An empty side gives
+ * NODATA and NB_OK; NaN samples or invalid options give NB_ERR_INVALID.
  */
 enum nb_status nb_compare_samples(const double *base, size_t nbase, const double *cand,
 				  size_t ncand, const struct nb_compare_opts *o, uint64_t seed,
 				  struct nb_compare_stat *out);
 
-/* One side of a cell: the samples of each of its runs (one results file
- * each: one process, one random draw of memory placement and machine
- * load). */
+/* One side of a cell: the samples of each of its processes (each one
+ * random draw of memory placement, frequency state and machine load). */
 struct nb_compare_side {
 	const double *const *runs;
 	const size_t *n;
@@ -107,12 +129,10 @@ struct nb_compare_side {
 };
 
 /*
- * The same decision over several runs per side (the rounds of an interleaved
- * CI job). The rank test and the ratio use the pooled samples; the interval
- * is a two-level (hierarchical) percentile bootstrap: each resample draws
- * the side's runs with replacement, then each drawn run's samples with
- * replacement, so run-to-run differences widen the interval instead of
- * passing for an effect. With one run per side it is nb_compare_samples.
+ * The decision above over several processes per side (the worker processes
+ * of one file, or of several files pooled). base_median and new_median are
+ * the medians of all samples (shown); the decision uses one median per
+ * process. seed is unused (kept for the callers).
  */
 enum nb_status nb_compare_runs(const struct nb_compare_side *base,
 			       const struct nb_compare_side *cand,
@@ -222,6 +242,13 @@ enum nb_status nb_compare_results(const struct nb_compare_input *base, size_t nb
 enum nb_status nb_compare_files(const char *const *base_paths, size_t nbase,
 				const char *const *new_paths, size_t nnew,
 				const struct nb_compare_opts *o, struct nb_compare_report *rep);
+
+/* An A/B run (run --baseline): its cells carry side "base" or "new". */
+bool nb_results_is_ab(const struct nb_results *r);
+/* Judges the two sides of one A/B results file like two files (a file of
+ * two-file mode that is an A/B run is refused by nb_compare_files). */
+enum nb_status nb_compare_ab_file(const char *path, const struct nb_compare_opts *o,
+				  struct nb_compare_report *rep);
 
 /* The report as a text table (table == false: only the summary lines),
  * as Markdown for a pull-request comment, and as JSON. */

@@ -90,6 +90,8 @@ static const struct nb_field nb_cell_fields[] = {
 	NB_FIELD_OPT(nb_cell_row, blas_routine, NB_FT_STR, NULL, 0),
 	NB_FIELD_OPT(nb_cell_row, oversubscribed, NB_FT_I32, NULL, -1),
 	NB_FIELD_OPT(nb_cell_row, context, NB_FT_U64, "tokens", 0),
+	NB_FIELD_OPT(nb_cell_row, side, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_cell_row, processes, NB_FT_I32, "worker processes", 1),
 };
 
 static const struct nb_field nb_sample_fields[] = {
@@ -102,6 +104,7 @@ static const struct nb_field nb_sample_fields[] = {
 	NB_FIELD(nb_sample_row, page_faults, NB_FT_I64, "count, -1 unavailable"),
 	NB_FIELD_OPT(nb_sample_row, procs_running, NB_FT_I32, "tasks, -1 unknown", -1),
 	NB_FIELD_OPT(nb_sample_row, steal_ticks, NB_FT_I32, "USER_HZ ticks, -1 unknown", -1),
+	NB_FIELD_OPT(nb_sample_row, process, NB_FT_I32, "worker process index", 0),
 };
 
 static const struct nb_field nb_counter_fields[] = {
@@ -213,6 +216,8 @@ static const struct nb_field nb_meta_fields[] = {
 	NB_FIELD_OPT(nb_results_meta, buffer_offset, NB_FT_I64, NULL, -1),
 	NB_FIELD_OPT(nb_results_meta, blas_threading, NB_FT_STR, NULL, 0),
 	NB_FIELD_OPT(nb_results_meta, self_check, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_results_meta, processes, NB_FT_I32, NULL, 1),
+	NB_FIELD_OPT(nb_results_meta, baseline, NB_FT_STR, NULL, 0),
 };
 
 /* ---- small helpers ---- */
@@ -241,6 +246,7 @@ void nb_results_init(struct nb_results *r)
 	r->meta.schema_version = NB_RESULTS_SCHEMA_VERSION;
 	nb_res_strcpy(r->meta.kind, sizeof(r->meta.kind), "run");
 	r->meta.buffer_offset = -1;
+	r->meta.processes = 1;
 }
 
 void nb_results_free(struct nb_results *r)

@@ -89,6 +89,10 @@ struct nb_results_meta {
 	 * failures) */
 	char blas_threading[NB_RES_TEXT];
 	char self_check[NB_RES_LONG];
+	/* may be absent from older files (read as 1 and ""): worker processes
+	 * per side (run --processes) and the baseline binary of an A/B run */
+	int processes;
+	char baseline[NB_RES_LONG];
 	int stream_count;                /* thread counts with STREAM figures */
 	int stream_threads[NB_RES_MAX_STREAM];
 	double stream_read_gbps[NB_RES_MAX_STREAM];   /* beyond the caches */
@@ -157,6 +161,12 @@ struct nb_cell_row {
 	char blas_routine[NB_RES_SHORT];
 	int32_t oversubscribed;
 	uint64_t context;
+	/* worker processes (docs/gate.md; may be absent from older files: ""
+	 * and 1): side is "" in a plain run, "base" or "new" in an A/B run
+	 * (run --baseline), where every cell appears once per side;
+	 * processes counts the worker processes that measured the cell */
+	char side[NB_RES_SHORT];
+	int32_t processes;
 };
 
 /* /bench/samples: every raw sample, grouped by cell, in round order. The
@@ -174,6 +184,9 @@ struct nb_sample_row {
 	 * growth of the cpu line's steal time; -1 unknown */
 	int32_t procs_running;
 	int32_t steal_ticks;
+	/* the worker process that took the sample, 0-based within the file
+	 * (may be absent from older files: 0, the one process of the run) */
+	int32_t process;
 };
 
 /* /bench/counters: PAPI event values per cell, unavailable ones with PAPI's

@@ -153,17 +153,20 @@ enum nb_status nb_summarize(const double *x, size_t n, uint64_t seed,
 	nb_percentile_ci(meds, NB_BOOTSTRAP_RESAMPLES, NB_CI_LEVEL, &out->ci_lo,
 			 &out->ci_hi);
 
-	{
-		double m = fabs(out->median);
-		out->unstable = n < NB_UNSTABLE_MIN_N ||
-				out->iqr > NB_UNSTABLE_IQR_FRAC * m ||
-				(out->ci_hi - out->ci_lo) / 2.0 > NB_UNSTABLE_CI_FRAC * m;
-	}
+	out->unstable = nb_summary_unstable(out);
 free_all:
 	free(meds);
 	free(counts);
 	free(sorted);
 	return st;
+}
+
+bool nb_summary_unstable(const struct nb_summary *s)
+{
+	double m = fabs(s->median);
+
+	return s->n < NB_UNSTABLE_MIN_N || s->iqr > NB_UNSTABLE_IQR_FRAC * m ||
+	       (s->ci_hi - s->ci_lo) / 2.0 > NB_UNSTABLE_CI_FRAC * m;
 }
 
 double nb_norm_cdf(double z)
@@ -422,4 +425,189 @@ double nb_geomean(const double *x, size_t n)
 		s += log(x[i]);
 	}
 	return exp(s / (double)n);
+}
+
+/* ---- the process as the unit (docs/gate.md) ---- */
+
+/* Continued fraction of the regularized incomplete beta (modified Lentz,
+ * as in Numerical Recipes' betacf), valid for x < (a + 1) / (a + b + 2). */
+static double nb_betacf(double a, double b, double x)
+{
+	const double tiny = 1e-300;
+	double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0), h;
+
+	if (fabs(d) < tiny)
+		d = tiny;
+	d = 1.0 / d;
+	h = d;
+	for (int m = 1; m <= 300; m++) {
+		double m2 = 2.0 * m;
+		double aa = m * (b - m) * x / ((a - 1.0 + m2) * (a + m2));
+		double del;
+
+		d = 1.0 + aa * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1.0 + aa / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1.0 / d;
+		h *= d * c;
+		aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1.0 + m2));
+		d = 1.0 + aa * d;
+		d = fabs(d) < tiny ? tiny : d;
+		c = 1.0 + aa / c;
+		c = fabs(c) < tiny ? tiny : c;
+		d = 1.0 / d;
+		del = d * c;
+		h *= del;
+		if (fabs(del - 1.0) < 1e-15)
+			break;
+	}
+	return h;
+}
+
+/* I_x(a, b), the regularized incomplete beta function. */
+static double nb_beta_reg(double a, double b, double x)
+{
+	double front;
+
+	if (x <= 0.0)
+		return 0.0;
+	if (x >= 1.0)
+		return 1.0;
+	front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+	if (x < (a + 1.0) / (a + b + 2.0))
+		return front * nb_betacf(a, b, x) / a;
+	return 1.0 - front * nb_betacf(b, a, 1.0 - x) / b;
+}
+
+double nb_student_t_cdf(double t, double df)
+{
+	double tail;
+
+	if (isnan(t) || !(df > 0))
+		return NAN;
+	if (isinf(t))
+		return t > 0 ? 1.0 : 0.0;
+	/* P(T > |t|) = I_{df/(df+t^2)}(df/2, 1/2) / 2 */
+	tail = 0.5 * nb_beta_reg(df / 2.0, 0.5, df / (df + t * t));
+	return t > 0 ? 1.0 - tail : tail;
+}
+
+double nb_student_t_quantile(double p, double df)
+{
+	double lo = 0.0, hi = 1.0;
+
+	if (!(p > 0.0 && p < 1.0) || !(df > 0))
+		return NAN;
+	if (p < 0.5)
+		return -nb_student_t_quantile(1.0 - p, df);
+	while (nb_student_t_cdf(hi, df) < p && hi < 1e12)
+		hi *= 2.0;
+	for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+		double mid = 0.5 * (lo + hi);
+		if (nb_student_t_cdf(mid, df) < p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return 0.5 * (lo + hi);
+}
+
+static void nb_log_mean_var(const double *x, size_t n, double *mean, double *var)
+{
+	double s = 0.0, ss = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+		s += log(x[i]);
+	*mean = s / (double)n;
+	for (size_t i = 0; i < n; i++) {
+		double dv = log(x[i]) - *mean;
+		ss += dv * dv;
+	}
+	*var = n > 1 ? ss / (double)(n - 1) : (double)NAN;
+}
+
+enum nb_status nb_process_ratio(const double *a, size_t na, const double *b, size_t nb,
+				double alpha, struct nb_process_test *out)
+{
+	double ma, va, mb, vb, q, se2, t;
+
+	*out = (struct nb_process_test){ .na = na, .nb = nb, .ratio = NAN, .lo = NAN,
+		.hi = NAN, .p_slower = NAN, .p_faster = NAN, .df = NAN, .sd_log = NAN };
+	if (!a || !b || na == 0 || nb == 0 || !(alpha > 0.0 && alpha < 0.5))
+		return nb_fail(NB_ERR_INVALID, "process test: empty side or alpha outside (0, 0.5)");
+	for (size_t i = 0; i < na; i++)
+		if (!(a[i] > 0.0) || !isfinite(a[i]))
+			return nb_fail(NB_ERR_INVALID, "process test: a BASE median is not > 0");
+	for (size_t i = 0; i < nb; i++)
+		if (!(b[i] > 0.0) || !isfinite(b[i]))
+			return nb_fail(NB_ERR_INVALID, "process test: a NEW median is not > 0");
+	nb_log_mean_var(a, na, &ma, &va);
+	nb_log_mean_var(b, nb, &mb, &vb);
+	out->ratio = exp(mb - ma);
+	if (na < 2 || nb < 2)
+		return NB_OK;
+	out->sd_log = sqrt(((double)(na - 1) * va + (double)(nb - 1) * vb) /
+			   (double)(na + nb - 2));
+	q = va / (double)na;
+	se2 = q + vb / (double)nb;
+	if (!(se2 > 0.0)) {
+		/* identical medians within each side: the difference is exact */
+		out->df = (double)(na + nb - 2);
+		out->lo = out->hi = out->ratio;
+		out->p_slower = mb > ma ? 0.0 : 1.0;
+		out->p_faster = mb < ma ? 0.0 : 1.0;
+		return NB_OK;
+	}
+	/* Welch-Satterthwaite degrees of freedom */
+	out->df = se2 * se2 / (q * q / (double)(na - 1) +
+			       (vb / (double)nb) * (vb / (double)nb) / (double)(nb - 1));
+	t = (mb - ma) / sqrt(se2);
+	out->p_slower = 1.0 - nb_student_t_cdf(t, out->df);
+	out->p_faster = nb_student_t_cdf(t, out->df);
+	q = nb_student_t_quantile(1.0 - alpha, out->df) * sqrt(se2);
+	out->lo = exp(mb - ma - q);
+	out->hi = exp(mb - ma + q);
+	return NB_OK;
+}
+
+enum nb_status nb_bootstrap_median_ci_runs(const double *const *runs, const size_t *n,
+					   size_t nruns, uint64_t seed, size_t resamples,
+					   double level, double *lo, double *hi)
+{
+	size_t largest = 0;
+	double *buf, *meds;
+	struct nb_rng rng;
+	enum nb_status st = NB_OK;
+
+	*lo = *hi = NAN;
+	for (size_t r = 0; r < nruns; r++)
+		largest = n[r] > largest ? n[r] : largest;
+	if (nruns == 0 || largest == 0 || resamples < 100 || !(level > 0 && level < 1))
+		return nb_fail(NB_ERR_INVALID, "median CI: no samples, or bad settings");
+	buf = malloc(nruns * largest * sizeof(*buf));
+	meds = malloc(resamples * sizeof(*meds));
+	if (!buf || !meds) {
+		st = nb_fail(NB_ERR_NOMEM, "median CI: out of memory");
+		goto free_all;
+	}
+	nb_rng_seed(&rng, seed);
+	for (size_t k = 0; k < resamples; k++) {
+		size_t m = 0;
+		/* the processes with replacement, then each one's samples */
+		for (size_t r = 0; r < nruns; r++) {
+			size_t pick = (size_t)nb_rng_below(&rng, nruns);
+			for (size_t i = 0; i < n[pick]; i++)
+				buf[m++] = runs[pick][nb_rng_below(&rng, n[pick])];
+		}
+		nb_sort_doubles(buf, m);
+		meds[k] = m ? nb_quantile_sorted(buf, m, 0.5) : (double)NAN;
+	}
+	nb_sort_doubles(meds, resamples);
+	*lo = nb_quantile_sorted(meds, resamples, (1.0 - level) / 2.0);
+	*hi = nb_quantile_sorted(meds, resamples, (1.0 + level) / 2.0);
+free_all:
+	free(meds);
+	free(buf);
+	return st;
 }

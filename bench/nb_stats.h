@@ -48,6 +48,10 @@ struct nb_summary {
 enum nb_status nb_summarize(const double *x, size_t n, uint64_t seed,
 			    struct nb_summary *out);
 
+/* The unstable rule above applied to a filled summary (its CI may have
+ * been replaced, e.g. by one that resamples processes). */
+bool nb_summary_unstable(const struct nb_summary *s);
+
 /* Type-7 quantile (R's default, numpy's "linear") of ascending data:
  * h = (n-1) q, result = x[floor h] + (h - floor h)(x[floor h + 1] - x[floor h]).
  * q outside [0, 1] is clamped; n == 0 gives NaN. */
@@ -105,5 +109,40 @@ double nb_geomean(const double *x, size_t n);
 
 /* Standard normal CDF, accurate in the tails (erfc based). */
 double nb_norm_cdf(double z);
+
+/* Student's t distribution with df > 0 degrees of freedom (df need not be
+ * an integer: Welch): the CDF through the regularized incomplete beta, and
+ * its inverse by bisection. NaN for bad arguments. */
+double nb_student_t_cdf(double t, double df);
+double nb_student_t_quantile(double p, double df);
+
+/*
+ * The gate's statistic (docs/gate.md): a and b are one number per process
+ * (per-process medians, seconds), na and nb processes. On the log scale,
+ * Welch's t: ratio = exp(mean log b - mean log a) (a ratio of geometric
+ * means), [lo, hi] = exp(diff -+ t_{1-alpha, df} se), so lo alone is a
+ * one-sided 1 - alpha lower confidence bound and hi an upper one; p_slower
+ * and p_faster are the one-sided p-values of H0: equal means. With fewer
+ * than two processes on a side only ratio is set (the between-process
+ * variance is unknown). sd_log: the pooled between-process SD of log
+ * medians (the noise a suggested process count is derived from).
+ */
+struct nb_process_test {
+	size_t na, nb;
+	double ratio, lo, hi;
+	double p_slower, p_faster;
+	double df;
+	double sd_log;
+};
+enum nb_status nb_process_ratio(const double *a, size_t na, const double *b, size_t nb,
+				double alpha, struct nb_process_test *out);
+
+/* Percentile-bootstrap CI (level, e.g. 0.95) of the median of all samples
+ * of nruns processes (runs[r] holds n[r] samples), the process as the unit:
+ * each resample draws nruns processes with replacement, then each drawn
+ * process's samples with replacement. */
+enum nb_status nb_bootstrap_median_ci_runs(const double *const *runs, const size_t *n,
+					   size_t nruns, uint64_t seed, size_t resamples,
+					   double level, double *lo, double *hi);
 
 #endif

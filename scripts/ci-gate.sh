@@ -1,7 +1,9 @@
 #!/bin/sh
-# The CI regression gate recipe (README "CI gate"): build the base and the
-# candidate in folders of their own, run them interleaved in rounds on this
-# machine, then `normbench compare` all rounds of both sides at once.
+# The CI regression gate recipe (docs/gate.md): build the base and the
+# candidate in folders of their own, then one A/B run on this machine
+# (`normbench run --baseline BASE`: the two builds' worker processes
+# alternate) judged by `normbench compare FILE`. A base too old for worker
+# processes (no --baseline) falls back to interleaved rounds of plain runs.
 #
 #   scripts/ci-gate.sh [OPTIONS] BASE_REV [CAND_REV]
 #
@@ -9,17 +11,17 @@
 # with `git archive`, so the checkout is never touched. CAND_REV defaults to
 # the working tree as it is (committed or not). Exit status is compare's:
 # 0 no regression, 1 error (also a failed build or run), 2 verification
-# failed in the candidate, 3 performance regression.
+# failed in the candidate, 3 performance regression, 4 inconclusive.
 set -u
 
 usage() {
 	cat <<'EOF'
 usage: scripts/ci-gate.sh [OPTIONS] BASE_REV [CAND_REV]
-  -r, --rounds N         interleaved rounds per side (default 5: the gate's
-                         interval is bootstrapped over rounds, so run-to-run
-                         noise widens it instead of passing for a slowdown;
-                         on the development VM 3 rounds gave 3 false alarms
-                         in 16 A/A comparisons, 5 rounds none in 12)
+  -p, --processes N      worker processes per side of the A/B run (default:
+                         normbench run's own)
+  -r, --rounds N         plain interleaved runs per side instead of one A/B
+                         run (default: A/B; forced with a base without
+                         --baseline, or with --base/--new-run-args; then 5)
   -o, --out DIR          work and output folder (default ci-gate-out)
   --preset NAME          normbench run preset (default ci)
   --run-args "ARGS"      more `normbench run` options for both sides
@@ -39,7 +41,8 @@ pull-request comment) and DIR/gate.json.
 EOF
 }
 
-rounds=5
+rounds=
+procs=
 out=ci-gate-out
 preset=ci
 run_args=
@@ -55,6 +58,7 @@ cand_rev=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r|--rounds) rounds=${2:?}; shift 2 ;;
+	-p|--processes) procs=${2:?}; shift 2 ;;
 	-o|--out) out=${2:?}; shift 2 ;;
 	--preset) preset=${2:?}; shift 2 ;;
 	--run-args) run_args=${2-}; shift 2 ;;
@@ -75,7 +79,7 @@ while [ $# -gt 0 ]; do
 		shift ;;
 	esac
 done
-case $rounds in ''|*[!0-9]*|0) echo "ci-gate: --rounds wants a number >= 1" >&2; exit 1 ;; esac
+case $rounds in ''|[1-9]|[1-9][0-9]) ;; *) echo "ci-gate: --rounds wants a number >= 1" >&2; exit 1 ;; esac
 if [ -z "$base_bin" ] && [ -z "$base_rev" ]; then
 	echo "ci-gate: give BASE_REV (or --base-bin)" >&2
 	usage >&2
@@ -122,6 +126,34 @@ fi
 if [ -z "$new_bin" ]; then
 	new_bin=$(build "$cand_rev" "$out/new") || exit 1
 fi
+
+# The A/B job: one run of the candidate with the base's worker processes
+# interleaved, one file, one compare.
+if [ -z "$rounds" ] && [ -z "$base_args$new_args" ] &&
+	"$base_bin" run --help 2>/dev/null | grep -q -- '--baseline'; then
+	pre="--preset $preset"
+	case " $run_args " in *" --preset "*|*" --quick "*) pre= ;; esac
+	[ -n "$procs" ] && pre="$pre --processes $procs"
+	log "A/B run: $new_bin against $base_bin"
+	# shellcheck disable=SC2086  # the option strings are word lists
+	"$new_bin" run $pre $run_args --baseline "$base_bin" --force -o "$out/ab.h5" \
+		>"$out/ab.log" 2>&1
+	rs=$?
+	if [ "$rs" -ne 0 ] && [ "$rs" -ne 2 ]; then
+		log "the A/B run failed (exit $rs); see $out/ab.log"
+		tail -n 20 "$out/ab.log" >&2
+		exit 1
+	fi
+	# (--verify: an A/B file's /verify group is not judged; the cells' own
+	# accuracy checks are)
+	"$new_bin" compare "$out/ab.h5" "$@" --md "$out/gate.md" --json "$out/gate.json" \
+		>"$out/gate.txt"
+	status=$?
+	cat "$out/gate.txt"
+	log "exit $status; Markdown for the pull request: $out/gate.md"
+	exit "$status"
+fi
+rounds=${rounds:-5}
 
 # One run of one side. The order alternates (base first in odd rounds, the
 # candidate first in even ones: ABBA), so a slow drift of the machine over

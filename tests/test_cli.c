@@ -256,6 +256,24 @@ static void nb_check_run_file(const char *path, bool complete)
 		ck_assert(c->q3_s == sum.q3);
 		ck_assert(c->iqr_s == sum.iqr);
 		ck_assert(c->mean_s == sum.mean);
+		if (c->processes > 1) {
+			/* worker processes: the CI resamples processes (docs/gate.md) */
+			const double *runs[64];
+			size_t ns[64], np = 0;
+			for (size_t j = 0; j < n; j++) {
+				if (j == 0 || s[j].process != s[j - 1].process) {
+					ck_assert_uint_lt(np, 64);
+					runs[np] = x + j;
+					ns[np++] = 0;
+				}
+				ns[np - 1]++;
+			}
+			ck_assert_uint_eq(np, (size_t)c->processes);
+			ck_assert_int_eq(nb_bootstrap_median_ci_runs(runs, ns, np, r.meta.seed ^
+								     (uint64_t)i, NB_BOOTSTRAP_RESAMPLES, NB_CI_LEVEL,
+								     &sum.ci_lo, &sum.ci_hi), NB_OK);
+			sum.unstable = nb_summary_unstable(&sum);
+		}
 		ck_assert(c->ci_lo_s == sum.ci_lo);
 		ck_assert(c->ci_hi_s == sum.ci_hi);
 		ck_assert_int_eq(c->unstable, sum.unstable ? 1 : 0);

@@ -12,9 +12,11 @@
 #include <hdf5_hl.h>
 
 #include "bench/nb_busy.h"
+#include "bench/nb_commands.h"
 #include "bench/nb_results.h"
 #include "bench/nb_stream.h"
 #include "bench/nb_timer.h"
+#include "bench/nb_workers.h"
 #include "tests/nb_test.h"
 
 /* ---- /proc/stat ---- */
@@ -557,6 +559,13 @@ START_TEST(test_results_optional_fields)
 	ck_assert_int_ge(H5TBdelete_field(group, "samples", "procs_running"), 0);
 	ck_assert_int_ge(H5TBdelete_field(group, "samples", "steal_ticks"), 0);
 	ck_assert_int_ge(H5TBdelete_field(group, "stream", "notes"), 0);
+	/* and the worker-process fields (docs/gate.md): an old file is one
+	 * process, a plain (not A/B) run */
+	ck_assert_int_ge(H5TBdelete_field(group, "samples", "process"), 0);
+	ck_assert_int_ge(H5TBdelete_field(group, "cells", "side"), 0);
+	ck_assert_int_ge(H5TBdelete_field(group, "cells", "processes"), 0);
+	ck_assert_int_ge(H5Adelete(file, "processes"), 0);
+	ck_assert_int_ge(H5Adelete(file, "baseline"), 0);
 	H5Gclose(group);
 	H5Fclose(file);
 	ck_assert_msg(nb_results_read(path, &r) == NB_OK, "%s", nb_error());
@@ -564,6 +573,11 @@ START_TEST(test_results_optional_fields)
 	ck_assert_str_eq(r.meta.notes_rule, "");
 	ck_assert_int_eq(r.samples[0].procs_running, -1);
 	ck_assert_int_eq(r.samples[0].steal_ticks, -1);
+	ck_assert_int_eq(r.samples[0].process, 0);
+	ck_assert_str_eq(r.cells[0].side, "");
+	ck_assert_int_eq(r.cells[0].processes, 1);
+	ck_assert_int_eq(r.meta.processes, 1);
+	ck_assert_str_eq(r.meta.baseline, "");
 	ck_assert(r.samples[0].seconds == 1e-3);
 	ck_assert_str_eq(r.stream[0].notes, "");
 	ck_assert_str_eq(r.stream[0].level, "DRAM");
@@ -671,6 +685,103 @@ START_TEST(test_buffer_offset_run_verifies)
 }
 END_TEST
 
+/* Worker processes (bench/nb_workers.h): every cell measured in 3 fresh
+ * processes, --samples 9 spread 3 a process, each sample tagged with its
+ * process, one calibrated iteration count for all of them; an A/B run
+ * against the same binary alternates the sides new base base new and is
+ * judged alone by compare, which refuses it as one side of two files. */
+START_TEST(test_worker_processes)
+{
+	const char *file = nb_test_path("harness", "procs.h5");
+	const char *ab = nb_test_path("harness", "ab.h5");
+	const char *bin = getenv("NB_BIN");
+	char args[1024], *out, *err;
+	struct nb_results r;
+	int rc, seen[4] = { 0, 0, 0, 0 };
+
+	snprintf(args, sizeof(args), "run --quick --suite kernel --variants rmsnorm "
+		 "--shapes 16x1024 --threads 1 --samples 9 --stream-ms 5 --processes 3 -o '%s'",
+		 file);
+	rc = nb_sh(NULL, args, NULL, &err);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	free(err);
+	ck_assert_int_eq(nb_results_read(file, &r), NB_OK);
+	ck_assert_int_eq(r.meta.processes, 3);
+	ck_assert_uint_eq(r.ncells, 1);
+	ck_assert_int_eq(r.cells[0].processes, 3);
+	ck_assert_str_eq(r.cells[0].side, "");
+	ck_assert_uint_eq(r.cells[0].samples, 9);
+	ck_assert_int_eq(r.cells[0].verified, 1);
+	for (size_t i = 0; i < r.nsamples; i++) {
+		ck_assert(r.samples[i].process >= 0 && r.samples[i].process < 3);
+		seen[r.samples[i].process]++;
+		ck_assert_uint_eq(r.samples[i].iterations, r.cells[0].iterations);
+	}
+	ck_assert(seen[0] == 3 && seen[1] == 3 && seen[2] == 3);
+	nb_results_free(&r);
+
+	ck_assert_ptr_nonnull(bin);
+	snprintf(args, sizeof(args), "run --quick --suite kernel --variants rmsnorm "
+		 "--shapes 16x1024 --threads 1 --samples 6 --stream-ms 5 --processes 2 "
+		 "--baseline '%s' -o '%s'", bin, ab);
+	rc = nb_sh(NULL, args, NULL, &err);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	free(err);
+	ck_assert_int_eq(nb_results_read(ab, &r), NB_OK);
+	ck_assert_uint_eq(r.ncells, 2);
+	ck_assert_str_eq(r.cells[0].side, "base");
+	ck_assert_str_eq(r.cells[1].side, "new");
+	ck_assert_str_eq(r.meta.baseline, bin);
+	for (size_t i = 0; i < r.nsamples; i++) {
+		bool base = strcmp(r.cells[r.samples[i].cell].side, "base") == 0;
+		int p = r.samples[i].process;
+		/* launch order: new base | base new */
+		ck_assert_msg(base == (p == 1 || p == 2), "sample %zu: process %d", i, p);
+	}
+	nb_results_free(&r);
+	snprintf(args, sizeof(args), "compare '%s'", ab);
+	rc = nb_sh(NULL, args, &out, &err);
+	/* the verdict is the machine's; that it was judged is the test */
+	ck_assert_msg(rc != 1, "exit %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "[new]"));
+	ck_assert_ptr_nonnull(strstr(out, "1 cells matched"));
+	free(out);
+	free(err);
+	snprintf(args, sizeof(args), "compare '%s' '%s'", ab, file);
+	ck_assert_int_eq(nb_sh(NULL, args, NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "is an A/B run"));
+	free(err);
+	snprintf(args, sizeof(args), "compare '%s'", file);
+	ck_assert_int_eq(nb_sh(NULL, args, NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "is not an A/B run"));
+	free(err);
+	/* bad settings are refused before anything runs */
+	ck_assert_int_eq(nb_sh(NULL, "run --quick --processes 0", NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "--processes"));
+	free(err);
+	ck_assert_int_eq(nb_sh(NULL, "run --quick --baseline /nonexistent/nb", NULL, &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "not an executable"));
+	free(err);
+}
+END_TEST
+
+/* The test-only slowdown knob: one extra call every round(1/F) calls of
+ * the named kernel, none for any other or a malformed value. */
+START_TEST(test_slowdown_knob)
+{
+	setenv("NB_TEST_SLOWDOWN", "rmsnorm_fwd_f32_avx512:0.10", 1);
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32_avx512"), 10);
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32_avx2"), 0);
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32"), 0);
+	setenv("NB_TEST_SLOWDOWN", "rmsnorm_fwd_f32_avx512:0.05", 1);
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32_avx512"), 20);
+	setenv("NB_TEST_SLOWDOWN", "rmsnorm_fwd_f32_avx512:x", 1);
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32_avx512"), 0);
+	unsetenv("NB_TEST_SLOWDOWN");
+	ck_assert_uint_eq(nb_test_slowdown_every("rmsnorm_fwd_f32_avx512"), 0);
+}
+END_TEST
+
 /* show flags a cell above its limit beside its percentage and in the
  * summary (a crafted file: the real harness cannot be made to do it). */
 /* A run whose samples all saw other runnable tasks (a /proc/stat with
@@ -710,7 +821,8 @@ START_TEST(test_report_marks_busy_cells)
 	/* and compare warns that its verdicts rest on busy cells */
 	snprintf(args, sizeof(args), "compare '%s' '%s'", h5, h5);
 	rc = nb_sh(NULL, args, &out, &err);
-	ck_assert_msg(rc == 0 || rc == 3, "exit %d: %s", rc, err);
+	/* a file against itself: ratio 1, decided (0) or too noisy (4) */
+	ck_assert_msg(rc == 0 || rc == NB_EXIT_INCONCLUSIVE, "exit %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "runnable (noted busy in a file)") != NULL ||
 		      strstr(err, "runnable (noted busy in a file)") != NULL,
 		      "no busy warning: %s / %s", out, err);
@@ -769,11 +881,13 @@ Suite *nb_suite_harness(void)
 	tcase_add_test(unit, test_stream_cell_points);
 	tcase_add_test(unit, test_calibrate_ignores_a_preempted_probe);
 	tcase_add_test(unit, test_results_optional_fields);
+	tcase_add_test(unit, test_slowdown_knob);
 	suite_add_tcase(s, unit);
 	tcase_add_checked_fixture(cli, NULL, nb_test_teardown);
 	tcase_add_test(cli, test_buffer_offset_rejects_bad_values);
 	tcase_add_test(cli, test_buffer_offset_run_verifies);
 	tcase_add_test(cli, test_show_flags_notes);
+	tcase_add_test(cli, test_worker_processes);
 	tcase_add_test(cli, test_report_marks_busy_cells);
 	suite_add_tcase(s, cli);
 	return s;

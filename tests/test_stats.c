@@ -15,6 +15,11 @@
 		      "%s = %.17g, want %.17g (rel %g)", #got, (double)(got),          \
 		      (double)(want), (double)(rel))
 
+/* |got - want| <= abs */
+#define NB_CK_ABS(got, want, abs)                                                   \
+	ck_assert_msg(fabs((got) - (want)) <= (abs), "%s = %.17g, want %.17g (abs %g)",  \
+		      #got, (double)(got), (double)(want), (double)(abs))
+
 /* u = 2^-53; the quantile is x[lo] + f (x[hi] - x[lo]): h = (n-1) q, its
  * fraction f, the difference, the product and the sum each round once, so
  * the relative error is below 5u ~ 5.6e-16 for these positive data; 1e-15
@@ -360,6 +365,90 @@ START_TEST(test_geomean)
 }
 END_TEST
 
+/* Student's t against closed forms: df = 1 is Cauchy, F(t) = 1/2 +
+ * atan(t)/pi; df = 2 has F(t) = 1/2 + t / (2 sqrt(2 + t^2)). The quantile
+ * inverts the CDF (bisection to 1e-12 relative): F(Q(p)) = p, and Q(0.975)
+ * at df 1 is tan(0.475 pi). The continued fraction converges to ~1e-15; the
+ * bisection stops at 1e-12 relative in t, where F changes by at most
+ * f(t) * 1e-12 * t <= 1e-12. */
+START_TEST(test_student_t_closed_forms)
+{
+	static const double ts[] = { -30, -3.5, -1, -0.2, 0, 0.3, 1, 2.5, 12.7 };
+
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		double t = ts[i];
+		NB_CK_ABS(nb_student_t_cdf(t, 1.0), 0.5 + atan(t) / M_PI, 1e-13);
+		NB_CK_ABS(nb_student_t_cdf(t, 2.0), 0.5 + t / (2.0 * sqrt(2.0 + t * t)), 1e-13);
+	}
+	NB_CK_REL(nb_student_t_quantile(0.975, 1.0), tan(0.475 * M_PI), 1e-10);
+	for (double df = 1.5; df < 200; df *= 2.3)
+		for (double p = 0.01; p < 1.0; p += 0.07)
+			NB_CK_ABS(nb_student_t_cdf(nb_student_t_quantile(p, df), df), p, 1e-11);
+	/* large df: the normal limit (the t quantile exceeds z by about
+	 * z (1 + z^2) / (4 df): 3.8e-5 at df 1e5, z = 2.326) */
+	NB_CK_ABS(nb_student_t_quantile(0.99, 1e5), 2.3263479, 1e-4);
+	ck_assert(isnan(nb_student_t_cdf(1.0, 0.0)));
+	ck_assert(isnan(nb_student_t_quantile(1.0, 5.0)));
+	ck_assert(isnan(nb_student_t_quantile(0.5, -1.0)));
+}
+END_TEST
+
+/* nb_process_ratio by hand: base log medians {0, 0.02}, new {0.1, 0.14}:
+ * means 0.01 and 0.12, variances 2e-4 and 8e-4, se = sqrt(1e-4 + 4e-4),
+ * Welch df = (5e-4)^2 / ((1e-4)^2 + (4e-4)^2) = 25/17; ratio exp(0.11). */
+START_TEST(test_process_ratio_by_hand)
+{
+	const double a[2] = { 1.0, exp(0.02) }, b[2] = { exp(0.1), exp(0.14) };
+	const double one[1] = { 1.0 }, bad[2] = { 1.0, 0.0 };
+	struct nb_process_test t;
+	double se = sqrt(5e-4), df = 25.0 / 17.0, q;
+
+	ck_assert_int_eq(nb_process_ratio(a, 2, b, 2, 0.01, &t), NB_OK);
+	NB_CK_REL(t.ratio, exp(0.11), 1e-14);
+	NB_CK_REL(t.df, df, 1e-12);
+	q = nb_student_t_quantile(0.99, df);
+	NB_CK_REL(t.lo, exp(0.11 - q * se), 1e-12);
+	NB_CK_REL(t.hi, exp(0.11 + q * se), 1e-12);
+	NB_CK_ABS(t.p_slower, 1.0 - nb_student_t_cdf(0.11 / se, df), 1e-14);
+	NB_CK_ABS(t.p_slower + t.p_faster, 1.0, 1e-14);
+	NB_CK_REL(t.sd_log, sqrt(5e-4), 1e-12);
+	/* one process: only the ratio */
+	ck_assert_int_eq(nb_process_ratio(one, 1, b, 2, 0.01, &t), NB_OK);
+	NB_CK_REL(t.ratio, exp(0.12), 1e-14);
+	ck_assert(isnan(t.lo) && isnan(t.p_slower));
+	/* no spread at all: the difference is exact */
+	ck_assert_int_eq(nb_process_ratio(a, 1, a, 1, 0.01, &t), NB_OK);
+	ck_assert_int_eq(nb_process_ratio(b, 2, b, 2, 0.01, &t), NB_OK);
+	ck_assert_int_eq(nb_process_ratio(bad, 2, b, 2, 0.01, &t), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_process_ratio(a, 2, b, 2, 0.5, &t), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_process_ratio(a, 0, b, 2, 0.01, &t), NB_ERR_INVALID);
+}
+END_TEST
+
+/* The median's CI with the process as the unit: three processes at 1, 2
+ * and 3 (10 equal samples each). A resample's median is one of the three
+ * levels, set by which processes were drawn; it is 1 when two or three of
+ * the draws are the first process (P = 7/27 > 2.5%), 3 likewise: the 95%
+ * interval is [1, 3]. The sample-level bootstrap of all 30 samples keeps
+ * the median at 2 (it would need >= 15 of 30 draws from one outer level). */
+START_TEST(test_median_ci_by_process)
+{
+	static double x[3][10];
+	const double *runs[3] = { x[0], x[1], x[2] };
+	size_t n[3] = { 10, 10, 10 };
+	double lo, hi;
+
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 10; i++)
+			x[k][i] = 1.0 + k;
+	ck_assert_int_eq(nb_bootstrap_median_ci_runs(runs, n, 3, 9, 2000, 0.95, &lo, &hi),
+			 NB_OK);
+	ck_assert(lo == 1.0 && hi == 3.0);
+	ck_assert_int_eq(nb_bootstrap_median_ci_runs(runs, n, 0, 9, 2000, 0.95, &lo, &hi),
+			 NB_ERR_INVALID);
+}
+END_TEST
+
 Suite *nb_suite_stats(void)
 {
 	Suite *s = suite_create("stats");
@@ -378,6 +467,9 @@ Suite *nb_suite_stats(void)
 	tcase_add_test(tc, test_mann_whitney_degenerate);
 	tcase_add_test(tc, test_ratio_ci);
 	tcase_add_test(tc, test_geomean);
+	tcase_add_test(tc, test_student_t_closed_forms);
+	tcase_add_test(tc, test_process_ratio_by_hand);
+	tcase_add_test(tc, test_median_ci_by_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
