@@ -331,6 +331,7 @@ START_TEST(test_outputs_never_replace_inputs)
 	const char *a = nb_path("a.h5");
 	char *before, *after, *err;
 	size_t n0, n1;
+	int rc;
 
 	nb_write_small(a, NULL);
 	ck_assert_int_eq(link(a, nb_path("alias.h5")), 0);
@@ -362,7 +363,10 @@ START_TEST(test_outputs_never_replace_inputs)
 	ck_assert_uint_eq(n0, n1);
 	ck_assert(memcmp(before, after, n0) == 0);
 	/* a fine --md still appears, and no temporary file stays */
-	ck_assert_int_eq(nb_bin(NULL, "compare a.h5 a.h5 --md out/r.md", NULL), 0);
+	/* 0, or 4 (inconclusive) when the file's processes spread too much to
+	 * decide even a file against itself (docs/gate.md) */
+	rc = nb_bin(NULL, "compare a.h5 a.h5 --md out/r.md", NULL);
+	ck_assert_msg(rc == 0 || rc == 4, "compare exit %d", rc);
 	ck_assert(nb_test_exists(nb_path("out/r.md")));
 	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	free(before);
@@ -528,7 +532,9 @@ START_TEST(test_flipped_real_files)
 		outcomes[rc]++;
 		snprintf(args, sizeof(args), "compare --force real.h5 m.h5");
 		rc = nb_bin(run_env, args, &err);
-		ck_assert_msg(rc <= 3, "mutant %d (kind %d): compare exit %d: %s", i, i % 4, rc,
+		/* 0..4: same, verification failed, a (damaged) sample regressed,
+		 * or inconclusive; never a signal */
+		ck_assert_msg(rc <= 4, "mutant %d (kind %d): compare exit %d: %s", i, i % 4, rc,
 			      err);
 		free(err);
 	}
