@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench/nb_commands.h"
+#include "bench/nb_publish.h"
 #include "reports/nb_report.h"
 
 #define NB_REPORT_DEFAULT_OUT "normbench-results/report"
@@ -94,6 +95,18 @@ int nb_cmd_report(int argc, char **argv)
 	}
 	o.files = (const char *const *)(argv + optind);
 	o.nfiles = (size_t)(argc - optind);
+	/* the report owns its folder (it replaces and prunes the files of an
+	 * earlier report there): an input inside it could be lost */
+	for (size_t i = 0; i < o.nfiles; i++) {
+		char dir[4096];
+		nb_parent_dir(o.files[i], dir, sizeof(dir));
+		if (nb_same_file(dir, o.out_dir)) {
+			fprintf(stderr, "normbench report: the input %s lies in the report folder "
+				"%s: refusing to write over inputs (choose another --out)\n",
+				o.files[i], o.out_dir);
+			return NB_EXIT_ERROR;
+		}
+	}
 	st = nb_report_generate(&o, &s);
 	if (st != NB_OK && s.index[0] == '\0') {
 		fprintf(stderr, "normbench report: %s\n", nb_error());

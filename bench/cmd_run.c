@@ -1161,10 +1161,13 @@ static enum nb_status nb_cell_calibrate_shared(struct nb_run_state *rs, struct n
 					       const struct nb_sweep *s)
 {
 	const struct nb_worker_role *role = &rs->cfg->role;
-	char key[NB_RES_NAME + 96];
+	char key[NB_RES_NAME + 160], label[NB_RES_NAME + 32];
 	enum nb_status st;
 
-	nb_calib_key(key, sizeof(key), c->label, c->plan->shape.rows, c->plan->shape.d,
+	/* the suite too: a normproj cell and its A/A copy share a label */
+	snprintf(label, sizeof(label), "%s/%s", c->plan->suite ? c->plan->suite : "kernel",
+		 c->label);
+	nb_calib_key(key, sizeof(key), label, c->plan->shape.rows, c->plan->shape.d,
 		     c->plan->threads, nb_cache_state_name(c->plan->cache));
 	if (nb_calib_lookup(role, key, &c->iterations))
 		st = NB_OK;

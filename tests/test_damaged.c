@@ -362,6 +362,12 @@ START_TEST(test_outputs_never_replace_inputs)
 	after = nb_test_slurp(nb_path("in.h5"), &n1);
 	ck_assert_uint_eq(n0, n1);
 	ck_assert(memcmp(before, after, n0) == 0);
+	/* report: an input inside the report's folder is refused, untouched */
+	ck_assert_int_eq(mkdir(nb_path("rep"), 0755), 0);
+	ck_assert_int_eq(link(a, nb_path("rep/in.h5")), 0);
+	ck_assert_int_eq(nb_bin(NULL, "report rep/in.h5 --out rep --no-figures", &err), 1);
+	ck_assert_ptr_nonnull(strstr(err, "refusing to write over inputs"));
+	free(err);
 	/* a fine --md still appears, and no temporary file stays */
 	/* 0, or 4 (inconclusive) when the file's processes spread too much to
 	 * decide even a file against itself (docs/gate.md) */
