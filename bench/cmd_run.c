@@ -54,7 +54,7 @@ enum {
 	OPT_THREADS, OPT_CACHE, OPT_DIR, OPT_SAMPLES, OPT_MIN_SAMPLE, OPT_MAX_SAMPLE,
 	OPT_WARMUP, OPT_STREAM_MS, OPT_EVENTS, OPT_SEED, OPT_EPS, OPT_EPS_OUTSIDE,
 	OPT_PRMS_P, OPT_PRMS_ROUND, OPT_PRESET, OPT_QUICK, OPT_FORCE,
-	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_FFN, OPT_NORMPROJ_TOKENS, OPT_BUFFER_OFFSET,
+	OPT_SUITE, OPT_BLOCK_D, OPT_BLOCK_SEQ, OPT_BLOCK_CONTEXT, OPT_BLOCK_FFN, OPT_NORMPROJ_TOKENS, OPT_BUFFER_OFFSET,
 	OPT_PROCESSES, OPT_BASELINE, OPT_NB_WORKER, OPT_NB_WORKER_SAMPLES, OPT_NB_LLC,
 	OPT_NB_CALIB_IN, OPT_NB_CALIB_OUT,
 };
@@ -88,6 +88,7 @@ static const struct option nb_run_options[] = {
 	{ "suite", required_argument, NULL, OPT_SUITE },
 	{ "block-d", required_argument, NULL, OPT_BLOCK_D },
 	{ "block-seq", required_argument, NULL, OPT_BLOCK_SEQ },
+	{ "block-context", required_argument, NULL, OPT_BLOCK_CONTEXT },
 	{ "block-ffn", required_argument, NULL, OPT_BLOCK_FFN },
 	{ "normproj-tokens", required_argument, NULL, OPT_NORMPROJ_TOKENS },
 	{ "processes", required_argument, NULL, OPT_PROCESSES },
@@ -124,6 +125,8 @@ static void nb_run_usage(FILE *out)
 		"                        reduced block suite; --suite block alone: the full one)\n"
 		"  --block-d LIST        block suite: model widths (e.g. 1024,2048,4096)\n"
 		"  --block-seq LIST      block suite: tokens per forward pass (e.g. 1,16,128,512)\n"
+		"  --block-context LIST  block suite: KV-cache contexts of the one-token decode\n"
+		"                        cells (default 512,2048; --quick 8,32)\n"
 		"  --block-ffn KIND      block suite: swiglu (default) or gelu\n"
 		"  --normproj-tokens LIST  normproj pair: token counts (e.g. 1,4,16,64,128,512)\n"
 		"how to measure:\n"
@@ -176,7 +179,7 @@ struct nb_run_args {
 	const char *samples, *min_sample, *max_sample, *warmup, *stream_ms, *events;
 	const char *buffer_offset;
 	const char *seed, *eps, *prms_p, *prms_round, *output;
-	const char *suite, *block_d, *block_seq, *block_ffn, *normproj_tokens;
+	const char *suite, *block_d, *block_seq, *block_ffn, *normproj_tokens, *block_context;
 	bool all_isa, eps_outside, force, verbose;
 	const char *processes, *baseline;
 	const char *worker, *worker_samples, *llc, *calib_in, *calib_out;
@@ -251,7 +254,7 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 {
 	bool kernel_axes = a->variants || a->impl || a->dtypes || a->shapes || a->cache ||
 			   a->dir || a->all_isa;
-	bool block_opts = a->block_d || a->block_seq || a->block_ffn;
+	bool block_opts = a->block_d || a->block_seq || a->block_ffn || a->block_context;
 	/* without --suite: the kernel cells, plus the block suite unless the
 	 * command line picked kernel cells only (kernel axes, no block option) */
 	bool kernel = true, block = !kernel_axes || block_opts, normproj = block;
@@ -282,8 +285,8 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 				       "--cache, --dir and --all-isa choose kernel cells: add "
 				       "'kernel' to --suite");
 		if (!block && block_opts)
-			return nb_fail(NB_ERR_INVALID, "--block-d, --block-seq and --block-ffn "
-				       "need 'block' in --suite");
+			return nb_fail(NB_ERR_INVALID, "--block-d, --block-seq, --block-context and "
+				       "--block-ffn need 'block' in --suite");
 		if (block && a->eps_outside)
 			return nb_fail(NB_ERR_INVALID, "--eps-outside: the block suite's models "
 				       "put eps inside the root");
@@ -298,6 +301,9 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 	cfg->block.seed = cfg->sweep.seed;
 	cfg->block.eps = cfg->sweep.conv.eps;
 	if (a->block_d && (st = nb_block_parse_d(a->block_d, &cfg->block)) != NB_OK)
+		return st;
+	if (a->block_context &&
+	    (st = nb_block_parse_context(a->block_context, &cfg->block)) != NB_OK)
 		return st;
 	if (a->block_seq && (st = nb_block_parse_seq(a->block_seq, &cfg->block)) != NB_OK)
 		return st;
@@ -1359,8 +1365,8 @@ static enum nb_status nb_run_block_group(struct nb_run_state *rs, struct nb_bloc
 		c->plan = &pcs[i];
 		c->fn = nb_block_run_call;
 		c->ctx = runs[i];
-		snprintf(c->label, sizeof(c->label), "block %s d=%zu seq=%zu",
-			 nb_block_arr_name(bc->arr), bc->d, bc->seq);
+		snprintf(c->label, sizeof(c->label), "block %s d=%zu seq=%zu ctx=%zu",
+			 nb_block_arr_name(bc->arr), bc->d, bc->seq, bc->context);
 		c->cost = nb_block_run_cost(runs[i]);
 		c->working_set = c->cost.bytes;
 		c->seconds = calloc((size_t)s->samples, sizeof(double));
@@ -2040,6 +2046,7 @@ int nb_cmd_run(int argc, char **argv)
 		case OPT_SUITE: a.suite = optarg; break;
 		case OPT_BLOCK_D: a.block_d = optarg; break;
 		case OPT_BLOCK_SEQ: a.block_seq = optarg; break;
+		case OPT_BLOCK_CONTEXT: a.block_context = optarg; break;
 		case OPT_BLOCK_FFN: a.block_ffn = optarg; break;
 		case OPT_NORMPROJ_TOKENS: a.normproj_tokens = optarg; break;
 		case OPT_PROCESSES: a.processes = optarg; break;

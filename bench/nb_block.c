@@ -40,21 +40,27 @@ void nb_block_preset(enum nb_block_level level, struct nb_block_config *c)
 	c->fault = NB_BLOCK_FAULT_NONE;
 	if (level == NB_BLOCK_TINY) {
 		static const size_t d[] = { 128 }, seq[] = { 1, 16 }, np[] = { 1, 16 };
+		static const size_t ctx[] = { 8, 32 };
 		nb_axis(c->d, &c->nd, d, 1);
 		nb_axis(c->seq, &c->nseq, seq, 2);
+		nb_axis(c->ctx, &c->nctx, ctx, 2);
 		nb_axis(c->np_tokens, &c->nnp, np, 2);
 		c->np_d = c->np_m = 256;
 	} else if (level == NB_BLOCK_REDUCED) {
 		static const size_t d[] = { 1024, 4096 }, seq[] = { 1, 128 };
 		static const size_t np[] = { 1, 4, 16, 64, 128, 512 };
+		static const size_t ctx[] = { 512, 2048 };
 		nb_axis(c->d, &c->nd, d, 2);
+		nb_axis(c->ctx, &c->nctx, ctx, 2);
 		nb_axis(c->seq, &c->nseq, seq, 2);
 		nb_axis(c->np_tokens, &c->nnp, np, 6);
 		c->np_d = c->np_m = 4096;
 	} else {
 		static const size_t d[] = { 1024, 2048, 4096 }, seq[] = { 1, 16, 128, 512 };
 		static const size_t np[] = { 1, 16, 128, 512, 2048 };
+		static const size_t ctx[] = { 512, 2048 };
 		nb_axis(c->d, &c->nd, d, 3);
+		nb_axis(c->ctx, &c->nctx, ctx, 2);
 		nb_axis(c->seq, &c->nseq, seq, 4);
 		nb_axis(c->np_tokens, &c->nnp, np, 5);
 		c->np_d = c->np_m = 4096;
@@ -117,6 +123,11 @@ enum nb_status nb_block_parse_seq(const char *csv, struct nb_block_config *c)
 	return nb_parse_sizes(csv, 1, 4096, "--block-seq", c->seq, &c->nseq);
 }
 
+enum nb_status nb_block_parse_context(const char *csv, struct nb_block_config *c)
+{
+	return nb_parse_sizes(csv, 1, 4095, "--block-context", c->ctx, &c->nctx);
+}
+
 enum nb_status nb_block_parse_normproj_tokens(const char *csv, struct nb_block_config *c)
 {
 	return nb_parse_sizes(csv, 1, 4096, "--normproj-tokens", c->np_tokens, &c->nnp);
@@ -171,21 +182,40 @@ enum nb_norm_kind nb_block_arr_norm(enum nb_block_arr arr)
 
 /* ---- plans ---- */
 
+/* Positions a model must embed: the longest prefill, and for the decode
+ * cells the longest context plus the new token. */
 static size_t nb_max_seq(const struct nb_block_config *c)
 {
 	size_t mx = 1;
 
-	for (size_t i = 0; i < c->nseq; i++)
+	for (size_t i = 0; i < c->nseq; i++) {
 		mx = c->seq[i] > mx ? c->seq[i] : mx;
+		for (size_t j = 0; c->seq[i] == 1 && j < c->nctx; j++)
+			mx = c->ctx[j] + 1 > mx ? c->ctx[j] + 1 : mx;
+	}
 	return mx;
+}
+
+/* Contexts of the cells of seq tokens: c->ctx for one token (none listed:
+ * a one-token prefill, context 0), else 0. */
+static size_t nb_contexts(const struct nb_block_config *c, size_t seq, const size_t **ctx)
+{
+	static const size_t none[1] = { 0 };
+
+	*ctx = seq == 1 && c->nctx ? c->ctx : none;
+	return seq == 1 && c->nctx ? c->nctx : 1;
 }
 
 enum nb_status nb_block_plan(const struct nb_block_config *c, const int *threads,
 			     size_t nthreads, int first_group, struct nb_block_cell **cells,
 			     size_t *ncells)
 {
-	size_t n = 0, total = c->layer ? c->nd * c->nseq * nthreads * NB_ARR_COUNT : 0;
+	size_t n = 0, total = 0;
 	int group = first_group;
+	const size_t *ctx;
+
+	for (size_t si = 0; c->layer && si < c->nseq; si++)
+		total += c->nd * nb_contexts(c, c->seq[si], &ctx) * nthreads * NB_ARR_COUNT;
 
 	*cells = NULL;
 	*ncells = 0;
@@ -198,13 +228,15 @@ enum nb_status nb_block_plan(const struct nb_block_config *c, const int *threads
 		return nb_fail(NB_ERR_NOMEM, "no memory for the block plan");
 	for (size_t di = 0; di < c->nd; di++)
 		for (size_t si = 0; si < c->nseq; si++)
-			for (size_t ti = 0; ti < nthreads; ti++, group++)
-				for (int a = 0; a < NB_ARR_COUNT; a++)
-					(*cells)[n++] = (struct nb_block_cell){
-						.arr = (enum nb_block_arr)a, .d = c->d[di],
-						.seq = c->seq[si], .threads = threads[ti],
-						.group = group,
-					};
+			for (size_t ci = 0; ci < nb_contexts(c, c->seq[si], &ctx); ci++)
+				for (size_t ti = 0; ti < nthreads; ti++, group++)
+					for (int a = 0; a < NB_ARR_COUNT; a++)
+						(*cells)[n++] = (struct nb_block_cell){
+							.arr = (enum nb_block_arr)a,
+							.d = c->d[di], .seq = c->seq[si],
+							.context = ctx[ci],
+							.threads = threads[ti], .group = group,
+						};
 	*ncells = n;
 	return NB_OK;
 }
@@ -340,7 +372,7 @@ struct nb_block_run {
 	struct nb_model_ws *ws;
 	void *input;
 	size_t input_bytes;
-	uint32_t *tokens;
+	uint32_t *tokens;      /* the check's tokens (a decode cell: context + 1) */
 };
 
 static void nb_family_free(struct nb_family *f)
@@ -541,7 +573,8 @@ enum nb_status nb_block_run_setup(struct nb_block_session *s, const struct nb_bl
 
 	*out = NULL;
 	if ((unsigned)cell->arr >= NB_BLOCK_ARR_COUNT || cell->seq == 0 || cell->seq > s->max_seq ||
-	    cell->d < 8 || cell->threads < 0)
+	    cell->d < 8 || cell->threads < 0 ||
+	    (cell->context && (cell->seq != 1 || cell->context + 1 > s->max_seq)))
 		return nb_fail(NB_ERR_INVALID, "block: invalid cell (d %zu, seq %zu)", cell->d,
 			       cell->seq);
 	if (!s->timed.built || s->timed.d != cell->d) {
@@ -553,7 +586,7 @@ enum nb_status nb_block_run_setup(struct nb_block_session *s, const struct nb_bl
 		if (st != NB_OK)
 			return st;
 	}
-	st = nb_family_truth(s, &s->timed, cell->seq, &t);
+	st = nb_family_truth(s, &s->timed, cell->seq + cell->context, &t);
 	if (st != NB_OK)
 		return st;
 	r = calloc(1, sizeof(*r));
@@ -563,9 +596,14 @@ enum nb_status nb_block_run_setup(struct nb_block_session *s, const struct nb_bl
 	r->cell = *cell;
 	r->m = s->timed.work[cell->arr];
 	r->tokens = t->tokens;
-	st = nb_model_ws_create(r->m, cell->seq, cell->threads, &r->ws);
+	st = nb_model_ws_create_kv(r->m, cell->seq, cell->context ? cell->context + 1 : 0,
+				   cell->threads, &r->ws);
+	if (st == NB_OK && cell->context)
+		st = nb_model_kv_fill(r->m, r->ws, cell->context,
+				      s->cfg.seed ^ (0x9e3779b97f4a7c15ull * cell->context));
 	if (st == NB_OK)
-		st = nb_model_embed(r->m, r->ws, r->tokens, cell->seq);
+		st = nb_model_embed_at(r->m, r->ws, r->tokens + cell->context, cell->seq,
+				       cell->context);
 	if (st == NB_OK) {
 		r->input_bytes = cell->seq * nb_model_width(r->m) * csize;
 		r->input = malloc(r->input_bytes);
@@ -589,7 +627,7 @@ enum nb_status nb_block_run_call(void *ctx)
 	struct nb_block_run *r = ctx;
 
 	memcpy(nb_model_ws_stream(r->ws), r->input, r->input_bytes);
-	return nb_model_layer_forward(r->m, r->ws, 0, r->cell.seq);
+	return nb_model_layer_forward_at(r->m, r->ws, 0, r->cell.seq, r->cell.context);
 }
 
 const void *nb_block_run_output(const struct nb_block_run *r, size_t *bytes)
@@ -605,10 +643,12 @@ struct nb_cost nb_block_run_cost(const struct nb_block_run *r)
 	double t = (double)r->cell.seq, n = (double)nb_model_width(r->m);
 	double a = (double)(s->heads * s->head_dim), f = (double)s->ffn;
 	double f13 = s->ffn_kind == NB_FFN_SWIGLU ? 2 * f : f;
+	double ctx = (double)r->cell.context, keys = t + ctx;
 	struct nb_cost c;
 
-	c.bytes = es * (nb_layer_params(s, nb_block_arr_norm(r->cell.arr)) + 2 * t * n);
-	c.flops = 2 * t * n * (3 * a + a + f13 + f) + 4 * t * t * a;
+	c.bytes = es * (nb_layer_params(s, nb_block_arr_norm(r->cell.arr)) + 2 * t * n +
+			(ctx > 0 ? 2 * keys * a : 0));
+	c.flops = 2 * t * n * (3 * a + a + f13 + f) + 4 * t * keys * a;
 	return c;
 }
 
@@ -650,39 +690,56 @@ static enum nb_status nb_block_check(struct nb_block_run *r, struct nb_cell_row 
 	struct nb_model_ws *ws = NULL;
 	struct nb_truth *t;
 	double *lg = NULL, observed, bound;
-	size_t len;
+	size_t len, ctx = r->cell.context, off;
 	enum nb_status st = NB_OK;
 	int used;
 
 	if (!f->built)
 		st = nb_family_build(s, s->cfg.check_d, true, f);
 	if (st == NB_OK)
-		st = nb_family_truth(s, f, r->cell.seq, &t);
+		st = nb_family_truth(s, f, r->cell.seq + ctx, &t);
 	if (st != NB_OK)
 		return st;
+	/* a decode cell: its one token's logits against the truth's last row */
 	len = r->cell.seq * f->shape.vocab;
+	off = ctx * f->shape.vocab;
 	lg = malloc(len * sizeof(*lg));
 	if (!lg)
 		return nb_fail(NB_ERR_NOMEM, "no memory for the block check");
 	/* on the timed model itself when it is the equivalent one; else the
 	 * twin runs the same code path (arrangement, dtype, tokens, threads) */
-	if (f == &s->timed)
+	if (ctx)   /* the cache of the prefill, never the timed cell's */
+		st = nb_model_ws_create_kv(f->work[arr], ctx, ctx + 1, r->cell.threads, &ws);
+	else if (f == &s->timed)
 		ws = r->ws;
 	else
 		st = nb_model_ws_create(f->work[arr], r->cell.seq, r->cell.threads, &ws);
-	if (st == NB_OK)
+	if (st == NB_OK && ctx)
+		st = nb_model_forward_decode(f->work[arr], ws, t->tokens, ctx, lg);
+	else if (st == NB_OK)
 		st = nb_model_forward(f->work[arr], ws, t->tokens, r->cell.seq, lg);
 	if (st == NB_OK) {
 		if (kind == NB_NORM_NONE)
-			nb_block_compare(len, t->nt, t->ntb, lg, t->b[kind], &observed, &bound);
+			nb_block_compare(len, t->nt + off, t->ntb + off, lg, t->b[kind] + off,
+					 &observed, &bound);
 		else
-			nb_block_compare(len, t->t, t->tb, lg, t->b[kind], &observed, &bound);
+			nb_block_compare(len, t->t + off, t->tb + off, lg, t->b[kind] + off,
+					 &observed, &bound);
 		row->verified = observed <= bound ? 1 : 0;
 		row->err_ratio = bound > 0 ? observed / bound : (double)INFINITY;
-		used = snprintf(row->verify_note, sizeof(row->verify_note),
-				"%s: logits vs long-double %s, %zu tokens: %.3g %s bound %.3g",
-				nb_claim_of[arr], kind == NB_NORM_NONE ? "no-norm self" : "Pre-LN",
-				r->cell.seq, observed, row->verified ? "<=" : "> (FAILED)", bound);
+		if (ctx)
+			used = snprintf(row->verify_note, sizeof(row->verify_note),
+					"%s: decode logits after a %zu-token cached prefill vs the "
+					"last row of long-double %s over %zu tokens: %.3g %s bound "
+					"%.3g", nb_claim_of[arr], ctx,
+					kind == NB_NORM_NONE ? "no-norm self" : "Pre-LN", ctx + 1,
+					observed, row->verified ? "<=" : "> (FAILED)", bound);
+		else
+			used = snprintf(row->verify_note, sizeof(row->verify_note),
+					"%s: logits vs long-double %s, %zu tokens: %.3g %s bound "
+					"%.3g", nb_claim_of[arr],
+					kind == NB_NORM_NONE ? "no-norm self" : "Pre-LN", r->cell.seq,
+					observed, row->verified ? "<=" : "> (FAILED)", bound);
 		if (f != &s->timed && used > 0 && (size_t)used < sizeof(row->verify_note))
 			snprintf(row->verify_note + used, sizeof(row->verify_note) - (size_t)used,
 				 "; on a d=%zu twin (same code path; no long-double model of "
@@ -729,6 +786,7 @@ enum nb_status nb_block_run_finish(struct nb_block_session *s, struct nb_block_r
 	nb_res_strcpy(row->algo, sizeof(row->algo), nb_ffn_kind_name(sh->ffn_kind));
 	nb_res_strcpy(row->cache, sizeof(row->cache), "hot");
 	row->rows = r->cell.seq;
+	row->context = r->cell.context;
 	row->d = r->cell.d;
 	row->n = nb_model_width(r->m);
 	row->k = row->n;
@@ -970,7 +1028,8 @@ static void nb_check_block_cell(const struct nb_results *r, size_t i, uint64_t s
 		bool ok;
 
 		if (one->threads != 1 || strcmp(one->suite, "block") != 0 ||
-		    strcmp(one->variant, c->variant) != 0 || one->d != c->d || one->rows != c->rows)
+		    strcmp(one->variant, c->variant) != 0 || one->d != c->d ||
+		    one->rows != c->rows || one->context != c->context)
 			continue;
 		if (!nb_judgeable(c) || !nb_judgeable(one) ||
 		    !nb_aa_margin(r, preln, aa, seed ^ 5u, &margin)) {
@@ -1062,14 +1121,17 @@ static void nb_print_block(const struct nb_results *r, FILE *out)
 				"= 1 - t/t_preln, norm share = (t - t_nonorm)/t, 95%% CIs\n"
 				"(preln_aa is a second Pre-LN model: its 'reduction' is the group's "
 				"A/A noise floor)\n", c->algo, c->dtype);
-			fprintf(out, "%6s %5s %3s  %-12s %11s  %-26s %-26s %s\n", "d", "seq", "thr",
-				"arrangement", "median ms", "reduction vs Pre-LN",
+			fprintf(out, "(ctx: cached tokens a one-token decode step attends over; "
+				"0: a prefill of seq tokens)\n");
+			fprintf(out, "%6s %5s %5s %3s  %-12s %11s  %-26s %-26s %s\n", "d", "seq",
+				"ctx", "thr", "arrangement", "median ms", "reduction vs Pre-LN",
 				"norm share", "check");
 			head = true;
 		}
 		nb_block_derive(r, i, 0x5eedull + i, &dv);
-		fprintf(out, "%6llu %5llu %3d  %-12s %11.4f  ", (unsigned long long)c->d,
-			(unsigned long long)c->rows, (int)c->threads, c->variant,
+		fprintf(out, "%6llu %5llu %5llu %3d  %-12s %11.4f  ", (unsigned long long)c->d,
+			(unsigned long long)c->rows, (unsigned long long)c->context,
+			(int)c->threads, c->variant,
 			c->median_s * 1e3);
 		if (dv.has_reduction && strcmp(c->variant, "preln") != 0)
 			fprintf(out, "%+6.2f%% [%+6.2f, %+6.2f]    ", dv.reduction * 100,

@@ -57,6 +57,9 @@ struct nb_block_config {
 	size_t nd;
 	size_t seq[NB_BLOCK_MAX_AXIS];    /* tokens per forward pass */
 	size_t nseq;
+	size_t ctx[NB_BLOCK_MAX_AXIS];    /* KV-cache contexts of the one-token
+					   * (decode) cells; prefill cells have none */
+	size_t nctx;
 	enum nb_ffn_kind ffn;             /* the layer's FFN */
 	enum nb_dtype dtype;              /* f32 (the only one timed, see README) */
 	size_t np_tokens[NB_BLOCK_MAX_AXIS]; /* rows of the norm-projection pair */
@@ -81,6 +84,8 @@ enum nb_block_level nb_block_level_for(const char *preset, bool only_block);
 enum nb_status nb_block_parse_d(const char *csv, struct nb_block_config *c);
 enum nb_status nb_block_parse_seq(const char *csv, struct nb_block_config *c);
 enum nb_status nb_block_parse_ffn(const char *name, struct nb_block_config *c);
+/* Contexts of the decode cells, 1..4095 cached tokens (--block-context). */
+enum nb_status nb_block_parse_context(const char *csv, struct nb_block_config *c);
 /* Token counts of the normproj pair, 1..4096 (--normproj-tokens). */
 enum nb_status nb_block_parse_normproj_tokens(const char *csv, struct nb_block_config *c);
 
@@ -110,16 +115,20 @@ const char *nb_block_arr_name(enum nb_block_arr arr);
 /* The model arrangement of a cell (PRELN_AA: NB_NORM_LAYERNORM). */
 enum nb_norm_kind nb_block_arr_norm(enum nb_block_arr arr);
 
-/* One planned block cell. */
+/* One planned block cell: a prefill of seq tokens (context 0: attention
+ * over those tokens alone), or, for seq = 1, the decode step of one new token
+ * attending over `context` cached keys and values plus its own. */
 struct nb_block_cell {
 	enum nb_block_arr arr;
 	size_t d, seq;
+	size_t context;
 	int threads;
 	int group;
 };
 
 /* The layer cells of c over the thread counts given: d outermost (the
- * models of one width are built once), then seq, then threads; groups
+ * models of one width are built once), then seq (one token: each context of
+ * c->ctx, a group each), then threads; groups
  * numbered from first_group. *cells malloc'd; none when !c->layer. */
 enum nb_status nb_block_plan(const struct nb_block_config *c, const int *threads,
 			     size_t nthreads, int first_group, struct nb_block_cell **cells,
@@ -150,20 +159,29 @@ enum nb_status nb_block_session_create(const struct nb_block_config *c,
 void nb_block_session_free(struct nb_block_session *s);
 
 /* One cell ready to time: its model, a workspace of seq tokens (allocated
- * and touched), the embedded input stream kept to restore. */
+ * and touched), the embedded input stream kept to restore. A decode cell
+ * (context > 0) also gets a KV cache of context + 1 positions whose first
+ * `context` are filled, before timing, with the same N(0, 1) keys and
+ * values for every arrangement (nb_model_kv_fill, seeded by the run's seed
+ * and the context); its input is token `context` of the check's token
+ * sequence, embedded at position `context`. */
 struct nb_block_run;
 enum nb_status nb_block_run_setup(struct nb_block_session *s, const struct nb_block_cell *cell,
 				  struct nb_block_run **out);
 /* The timed call (ctx: a struct nb_block_run): restore the input stream
  * (a copy of seq x n values, so every call does the same work; a repeated
- * in-place layer would grow the stream without bound) and run one layer. */
+ * in-place layer would grow the stream without bound) and run one layer
+ * (a decode cell: at position `context`, attending over the cache; its
+ * write of the new token's key and value goes to position `context` each
+ * time, the context itself is never rewritten). */
 enum nb_status nb_block_run_call(void *ctx);
 /* The stream after the last call (seq x n working-dtype values) and its
  * size in bytes. */
 const void *nb_block_run_output(const struct nb_block_run *r, size_t *bytes);
 /* Bytes (STREAM counting: the layer's parameters once, the stream read and
- * written) and flops (the matrix products: 2 seq n (3a + a + f13 + f) plus
- * 4 seq^2 a for the attention scores and values) of one call. */
+ * written, a decode cell's cache read once: 2 (context + 1) a values) and
+ * flops (the matrix products: 2 seq n (3a + a + f13 + f) plus 4 seq keys a
+ * for the attention scores and values, keys = seq + context) of one call. */
 struct nb_cost nb_block_run_cost(const struct nb_block_run *r);
 /*
  * After timing, once: fills row's identity (suite "block", variant = the
@@ -172,9 +190,12 @@ struct nb_cost nb_block_run_cost(const struct nb_block_run *r);
  * cache "hot", bytes, flops, working set, blas_routine: the routines one
  * extra, untimed call issued through kernels/nb_matmul.h, counted) and the
  * check: verified (1 pass,
- * 0 fail), err_ratio = observed / bound, verify_note. Statistics are the
- * caller's. The check, as nb_claims_check_model: the model's logits for
- * seq tokens against the long-double Pre-LN model's (the no-norm model
+ * 0 fail), err_ratio = observed / bound, verify_note, context. Statistics
+ * are the caller's. The check, as nb_claims_check_model: the model's logits
+ * for seq tokens against the long-double Pre-LN model's (a decode cell: the
+ * one token's logits after a prefill of `context` tokens that fills the
+ * caches, nb_model_forward_decode, against the last row of the long-double
+ * causal forward over context + 1 tokens; the no-norm model
  * against its own long-double self: it is equivalent to nothing),
  * observed = max|w - t| / max|t|, bound = max(B_w + B_t) / max|t|, B the
  * probabilistic running error bounds (lambda NB_CLAIMS_LAMBDA) of the

@@ -325,9 +325,13 @@ const struct nb_sample_row *nb_results_cell_samples(const struct nb_results *r, 
 
 char *nb_results_cell_key(const struct nb_cell_row *c, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/%s/%s/%s/%s/%llux%llu/t%d/%s", c->suite, c->variant,
-		 c->impl, c->dtype, c->dir, (unsigned long long)c->rows,
-		 (unsigned long long)c->d, (int)c->threads, c->cache);
+	int n = snprintf(buf, size, "%s/%s/%s/%s/%s/%llux%llu/t%d/%s", c->suite, c->variant,
+			 c->impl, c->dtype, c->dir, (unsigned long long)c->rows,
+			 (unsigned long long)c->d, (int)c->threads, c->cache);
+
+	/* a decode cell's KV-cache context is part of what it measures */
+	if (c->context && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, "/ctx%llu", (unsigned long long)c->context);
 	return buf;
 }
 

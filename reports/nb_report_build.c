@@ -177,12 +177,13 @@ static int nb_rep_dtype_order(const char *dtype)
 void nb_report_config_id(const struct nb_cell_row *c, char *buf, size_t size)
 {
 	/* the block suite's algo is the FFN kind: part of the configuration */
-	snprintf(buf, size, "%d|%02d|%-8s|%012llu|%012llu|%05d|%d|%-8s|%012llu|%-8s|%s",
+	snprintf(buf, size, "%d|%02d|%-8s|%012llu|%012llu|%05d|%d|%-8s|%012llu|%-8s|%s|%012llu",
 		 strcmp(c->dir, "fwd") == 0 ? 0 : strcmp(c->dir, "bwd") == 0 ? 1 : 2,
 		 nb_rep_dtype_order(c->dtype), c->dtype, (unsigned long long)c->d,
 		 (unsigned long long)c->rows, (int)c->threads,
 		 strcmp(c->cache, "hot") == 0 ? 0 : 1, c->cache, (unsigned long long)c->m,
-		 c->dir, strcmp(c->suite, "block") == 0 ? c->algo : "");
+		 c->dir, strcmp(c->suite, "block") == 0 ? c->algo : "",
+		 (unsigned long long)c->context);
 }
 
 /* The series a kernel-suite cell belongs to: FlashNorm's algorithms are

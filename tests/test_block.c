@@ -16,7 +16,8 @@
 #include "verify/nb_model.h"
 
 /* A tiny configuration: widths 32 (checked on the timed models: 32 <=
- * check_d) and 48 (checked on the 32-wide twin), two token counts. */
+ * check_d) and 48 (checked on the 32-wide twin), two token counts: one
+ * token is a decode step over a 6-token KV cache, 5 tokens a prefill. */
 static struct nb_block_config nb_tiny(enum nb_block_fault fault)
 {
 	struct nb_block_config c;
@@ -28,6 +29,8 @@ static struct nb_block_config nb_tiny(enum nb_block_fault fault)
 	c.seq[0] = 1;
 	c.seq[1] = 5;
 	c.nseq = 2;
+	c.ctx[0] = 6;
+	c.nctx = 1;
 	c.check_d = 32;
 	c.seed = 7;
 	c.fault = fault;
@@ -91,9 +94,69 @@ START_TEST(test_block_all_arrangements_verified)
 		ck_assert(r->bytes > 0 && r->flops > 0);
 		/* the wider cells say they were checked on the twin */
 		ck_assert_int_eq(strstr(r->verify_note, "twin") != NULL, r->d == 48);
+		/* one token: a decode step over the 6 cached tokens, recorded */
+		ck_assert_uint_eq(r->context, r->rows == 1 ? 6 : 0);
+		ck_assert_int_eq(strstr(r->verify_note, "6-token cached prefill") != NULL,
+				 r->rows == 1);
 	}
 	for (int k = 0; k < NB_BLOCK_ARR_COUNT; k++)
 		ck_assert_int_eq(seen[k], 4);
+}
+END_TEST
+
+/*
+ * The decode step reads its KV cache. (1) On the timed path: the same
+ * token at position 8 of a d = 32 model over two different 8-token caches
+ * gives different outputs, over the same cache the same output bit for bit.
+ * (2) On the check: one-token cells over a 24-token context (d = 32 on the
+ * timed models, d = 48 through the twin) pass against the last row of the
+ * long-double causal forward over 25 tokens, which an attention that
+ * skipped the cache (the new token alone) cannot match.
+ */
+START_TEST(test_block_decode_reads_cache)
+{
+	struct nb_block_config c = nb_tiny(NB_BLOCK_FAULT_NONE);
+	struct nb_model_shape sh;
+	struct nb_model *m;
+	struct nb_model_ws *ws;
+	struct nb_cell_row rows[24];
+	static const uint32_t tok[1] = { 3 };
+	float in[32], out[3][32];
+	size_t n;
+
+	nb_block_shape(32, NB_FFN_SWIGLU, 16, 1e-5, &sh);
+	ck_assert_int_eq(nb_model_create(&sh, NB_NORM_RMSNORM, NB_DTYPE_F32, 5, &m), NB_OK);
+	ck_assert_int_eq(nb_model_ws_create_kv(m, 1, 9, 1, &ws), NB_OK);
+	ck_assert_int_eq(nb_model_embed_at(m, ws, tok, 1, 8), NB_OK);
+	memcpy(in, nb_model_ws_stream(ws), sizeof(in));
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(nb_model_kv_fill(m, ws, 8, i == 1 ? 2 : 1), NB_OK);
+		memcpy(nb_model_ws_stream(ws), in, sizeof(in));
+		ck_assert_int_eq(nb_model_layer_forward_at(m, ws, 0, 1, 8), NB_OK);
+		memcpy(out[i], nb_model_ws_stream(ws), sizeof(in));
+	}
+	ck_assert_msg(memcmp(out[0], out[1], sizeof(in)) != 0,
+		      "the decode output does not depend on the cached context");
+	ck_assert_int_eq(memcmp(out[0], out[2], sizeof(in)), 0);
+	/* positions beyond the cache, or pos0 > 0 without one, are refused */
+	ck_assert_int_eq(nb_model_layer_forward_at(m, ws, 0, 1, 9), NB_ERR_INVALID);
+	nb_model_ws_free(ws);
+	ck_assert_int_eq(nb_model_ws_create(m, 1, 1, &ws), NB_OK);
+	ck_assert_int_eq(nb_model_layer_forward_at(m, ws, 0, 1, 8), NB_ERR_INVALID);
+	nb_model_ws_free(ws);
+	nb_model_free(m);
+
+	c.nseq = 1;
+	c.ctx[0] = 24;
+	n = nb_produce(&c, rows, 24);
+	ck_assert_uint_eq(n, 2 * NB_BLOCK_ARR_COUNT);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(rows[i].context, 24);
+		ck_assert_str_eq(rows[i].blas_routine, "gemv");
+		ck_assert_msg(rows[i].verified == 1, "%s d=%llu: %s", rows[i].variant,
+			      (unsigned long long)rows[i].d, rows[i].verify_note);
+		ck_assert_ptr_nonnull(strstr(rows[i].verify_note, "over 25 tokens"));
+	}
 }
 END_TEST
 
@@ -172,9 +235,13 @@ START_TEST(test_block_call_restores_input)
 	struct nb_block_session *s;
 
 	ck_assert_int_eq(nb_block_session_create(&c, &s), NB_OK);
-	for (int a = 0; a < NB_BLOCK_ARR_COUNT; a++) {
-		struct nb_block_cell cell = { .arr = (enum nb_block_arr)a, .d = 48, .seq = 5,
-					      .threads = 1 };
+	/* a prefill of 5 tokens, then a decode step over 6 cached ones: its
+	 * calls never change the context they read */
+	for (int i = 0; i < 2 * NB_BLOCK_ARR_COUNT; i++) {
+		int a = i % NB_BLOCK_ARR_COUNT;
+		size_t seq = i < NB_BLOCK_ARR_COUNT ? 5 : 1;
+		struct nb_block_cell cell = { .arr = (enum nb_block_arr)a, .d = 48, .seq = seq,
+					      .context = seq == 1 ? 6 : 0, .threads = 1 };
 		struct nb_block_run *r;
 		const void *out;
 		void *first;
@@ -183,7 +250,7 @@ START_TEST(test_block_call_restores_input)
 		ck_assert_int_eq(nb_block_run_setup(s, &cell, &r), NB_OK);
 		ck_assert_int_eq(nb_block_run_call(r), NB_OK);
 		out = nb_block_run_output(r, &bytes);
-		ck_assert_uint_eq(bytes, 5 * (a == NB_BLOCK_PRECRMS ? 47 : 48) * sizeof(float));
+		ck_assert_uint_eq(bytes, seq * (a == NB_BLOCK_PRECRMS ? 47 : 48) * sizeof(float));
 		first = malloc(bytes);
 		ck_assert_ptr_nonnull(first);
 		memcpy(first, out, bytes);
@@ -208,12 +275,20 @@ START_TEST(test_block_plans)
 	size_t n;
 
 	nb_block_preset(NB_BLOCK_FULL, &c);
+	ck_assert_uint_eq(c.nctx, 2);
+	ck_assert_uint_eq(c.ctx[0], 512);
+	ck_assert_uint_eq(c.ctx[1], 2048);
 	ck_assert_int_eq(nb_block_plan(&c, threads, 2, 10, &cells, &n), NB_OK);
-	ck_assert_uint_eq(n, c.nd * c.nseq * 2 * NB_BLOCK_ARR_COUNT);
+	/* one token: a group per context; the other token counts: one, context 0 */
+	ck_assert_uint_eq(n, c.nd * (c.nseq - 1 + c.nctx) * 2 * NB_BLOCK_ARR_COUNT);
 	for (size_t i = 0; i < n; i++) {
 		ck_assert_int_eq(cells[i].group, 10 + (int)(i / NB_BLOCK_ARR_COUNT));
 		ck_assert_int_eq((int)cells[i].arr, (int)(i % NB_BLOCK_ARR_COUNT));
 		ck_assert(i == 0 || cells[i].d >= cells[i - 1].d);
+		if (cells[i].seq == 1)
+			ck_assert(cells[i].context == 512 || cells[i].context == 2048);
+		else
+			ck_assert_uint_eq(cells[i].context, 0);
 	}
 	free(cells);
 	ck_assert_int_eq(nb_block_plan_normproj(&c, threads, 2, 3, &np, &n), NB_OK);
@@ -250,6 +325,10 @@ START_TEST(test_block_parsers_and_shapes)
 	ck_assert_int_eq(nb_block_parse_seq("1,16,512", &c), NB_OK);
 	ck_assert_uint_eq(c.nseq, 3);
 	ck_assert_int_eq(nb_block_parse_seq("0", &c), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_block_parse_context("512,2048,512", &c), NB_OK);
+	ck_assert_uint_eq(c.nctx, 2);
+	ck_assert_int_eq(nb_block_parse_context("0", &c), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_block_parse_context("4096", &c), NB_ERR_INVALID);
 	ck_assert_int_eq(nb_block_parse_ffn("gelu", &c), NB_OK);
 	ck_assert_int_eq(c.ffn, NB_FFN_GELU);
 	ck_assert_int_eq(nb_block_parse_ffn("relu", &c), NB_ERR_INVALID);
@@ -507,8 +586,8 @@ START_TEST(test_block_cli)
 {
 	char dir[] = "/tmp/nb_block_test.XXXXXX", file[256], out[16384];
 	const char *args[] = { "run", "--suite", "block", "--quick", "--block-d", "32",
-			       "--block-seq", "3", "--threads", "1", "--samples", "5",
-			       "--events", "none", "-o", file, NULL };
+			       "--block-seq", "3,1", "--block-context", "5", "--threads", "1",
+			       "--samples", "5", "--events", "none", "-o", file, NULL };
 	struct nb_results r;
 	int blocks = 0, np = 0, rc;
 
@@ -536,9 +615,13 @@ START_TEST(test_block_cli)
 		if (strcmp(c->suite, "block") == 0) {
 			blocks++;
 			ck_assert_uint_eq(c->d, 32);
-			ck_assert_uint_eq(c->rows, 3);
-			ck_assert_int_eq(c->group, r.cells[i - (size_t)(blocks - 1)].group);
-			ck_assert_str_eq(c->blas_routine, "gemm");
+			/* a 3-token prefill group, then a decode group over 5
+			 * cached tokens: the context is written to the file */
+			ck_assert_uint_eq(c->rows, blocks <= NB_BLOCK_ARR_COUNT ? 3 : 1);
+			ck_assert_uint_eq(c->context, c->rows == 1 ? 5 : 0);
+			ck_assert_int_eq(c->group, r.cells[i - (size_t)((blocks - 1) %
+									NB_BLOCK_ARR_COUNT)].group);
+			ck_assert_str_eq(c->blas_routine, c->rows == 1 ? "gemv" : "gemm");
 			ck_assert_int_ne(c->oversubscribed, 1);
 		} else {
 			ck_assert_str_eq(c->suite, np % 3 == 2 ? "normproj_aa" : "normproj");
@@ -547,7 +630,7 @@ START_TEST(test_block_cli)
 			np++;
 		}
 	}
-	ck_assert_int_eq(blocks, NB_BLOCK_ARR_COUNT);
+	ck_assert_int_eq(blocks, 2 * NB_BLOCK_ARR_COUNT);
 	ck_assert_int_eq(np, 6);      /* tiny preset: 1 and 16 tokens, one thread */
 	ck_assert_ptr_nonnull(strstr(r.meta.blas_threading, "OpenMP"));
 	nb_results_free(&r);
@@ -561,6 +644,9 @@ START_TEST(test_block_cli)
 	ck_assert_int_eq(nb_run_bin(dir, (const char *[]){ "run", "--block-d", "4", NULL },
 				    out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "--block-d"));
+	ck_assert_int_eq(nb_run_bin(dir, (const char *[]){ "run", "--suite", "block",
+		"--block-context", "0", NULL }, out, sizeof(out)), 1);
+	ck_assert_ptr_nonnull(strstr(out, "--block-context: item '0'"));
 	unlink(file);
 	snprintf(file, sizeof(file), "%s/out.txt", dir);
 	unlink(file);
@@ -574,6 +660,7 @@ Suite *nb_suite_block(void)
 	TCase *tc = tcase_create("block");
 
 	tcase_add_test(tc, test_block_all_arrangements_verified);
+	tcase_add_test(tc, test_block_decode_reads_cache);
 	tcase_add_test(tc, test_block_check_fails_unfolded_flashnorm);
 	tcase_add_test(tc, test_block_check_fails_perturbed_weights);
 	tcase_add_test(tc, test_block_call_restores_input);

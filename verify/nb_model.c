@@ -41,6 +41,8 @@ struct nb_model {
 struct nb_model_ws {
 	size_t seq;
 	int threads;
+	size_t kv_cap;   /* KV cache positions per layer; 0: no cache */
+	void *kv;        /* layers x kv_cap x 2a (K | V), or NULL */
 	void *x, *h, *qkv, *o, *y, *z, *hf, *s, *logits;
 	struct nb_bf16 *x16, *y16;
 	void *pool;
@@ -546,14 +548,24 @@ size_t nb_model_weight_bytes(const struct nb_model *m)
 enum nb_status nb_model_ws_create(const struct nb_model *m, size_t seq, int threads,
 				  struct nb_model_ws **out)
 {
+	return nb_model_ws_create_kv(m, seq, 0, threads, out);
+}
+
+enum nb_status nb_model_ws_create_kv(const struct nb_model *m, size_t seq, size_t kv_cap,
+				     int threads, struct nb_model_ws **out)
+{
 	struct nb_model_ws *ws;
 	size_t n = m->n, a = m->a, f = m->shape.ffn, total, cs = m->csize;
+	size_t keys = kv_cap > seq ? kv_cap : seq;
 	char *p;
 
 	*out = NULL;
 	if (seq == 0 || seq > m->shape.max_seq)
 		return nb_fail(NB_ERR_INVALID, "model workspace: seq must be in [1, %zu]",
 			       m->shape.max_seq);
+	if (kv_cap > m->shape.max_seq)
+		return nb_fail(NB_ERR_INVALID, "model workspace: a KV cache of %zu positions "
+			       "exceeds the model's %zu", kv_cap, m->shape.max_seq);
 	if (threads < 0)
 		return nb_fail(NB_ERR_INVALID, "model workspace: threads must be >= 0");
 	ws = calloc(1, sizeof(*ws));
@@ -561,11 +573,22 @@ enum nb_status nb_model_ws_create(const struct nb_model *m, size_t seq, int thre
 		return nb_fail(NB_ERR_NOMEM, "no memory for a model workspace");
 	ws->seq = seq;
 	ws->threads = threads;
-	/* x, h, y: seq x n; qkv: 3a; o: a; z: f13; hf: f; s: seq; logits: V;
+	ws->kv_cap = kv_cap;
+	if (kv_cap) {
+		size_t kvb = (m->shape.layers * kv_cap * 2 * a * cs + 63) & ~(size_t)63;
+		ws->kv = aligned_alloc(64, kvb);
+		if (!ws->kv) {
+			free(ws);
+			return nb_fail(NB_ERR_NOMEM, "no memory for a KV cache");
+		}
+		memset(ws->kv, 0, kvb);   /* touched here, never on the forward path */
+	}
+	/* x, h, y: seq x n; qkv: 3a; o: a; z: f13; hf: f; s: seq x keys (keys =
+	 * max(seq, kv_cap)); logits: V;
 	 * each buffer rounded up to 64 bytes */
 	{
 		size_t sizes[9] = { seq * n, seq * n, seq * 3 * a, seq * a, seq * n,
-				    seq * m->f13, seq * f, seq * seq, seq * m->shape.vocab };
+				    seq * m->f13, seq * f, seq * keys, seq * m->shape.vocab };
 		void **slots[9] = { &ws->x, &ws->h, &ws->qkv, &ws->o, &ws->y, &ws->z, &ws->hf,
 				    &ws->s, &ws->logits };
 		total = 0;
@@ -574,6 +597,7 @@ enum nb_status nb_model_ws_create(const struct nb_model *m, size_t seq, int thre
 		total += 2 * ((seq * n * sizeof(struct nb_bf16) + 63) & ~(size_t)63);
 		ws->pool = aligned_alloc(64, total);
 		if (!ws->pool) {
+			free(ws->kv);
 			free(ws);
 			return nb_fail(NB_ERR_NOMEM, "no memory for a model workspace");
 		}
@@ -596,6 +620,7 @@ void nb_model_ws_free(struct nb_model_ws *ws)
 {
 	if (!ws)
 		return;
+	free(ws->kv);
 	free(ws->pool);
 	free(ws);
 }
@@ -656,25 +681,40 @@ static void nb_blas_threads(const struct nb_model_ws *ws)
 enum nb_status nb_model_embed(const struct nb_model *m, struct nb_model_ws *ws,
 			      const uint32_t *tokens, size_t seq)
 {
+	return nb_model_embed_at(m, ws, tokens, seq, 0);
+}
+
+enum nb_status nb_model_embed_at(const struct nb_model *m, struct nb_model_ws *ws,
+				 const uint32_t *tokens, size_t seq, size_t pos0)
+{
 	enum nb_status st = nb_check_seq(m, ws, seq);
 
 	if (st != NB_OK)
 		return st;
 	if (!tokens)
 		return nb_fail(NB_ERR_INVALID, "model: no tokens");
+	if (pos0 > m->shape.max_seq - seq)
+		return nb_fail(NB_ERR_INVALID, "model: positions %zu..%zu beyond %zu", pos0,
+			       pos0 + seq - 1, m->shape.max_seq);
 	for (size_t t = 0; t < seq; t++)
 		if (tokens[t] >= m->shape.vocab)
 			return nb_fail(NB_ERR_INVALID, "model: token %u >= vocab %zu", tokens[t],
 				       m->shape.vocab);
 	if (m->dtype == NB_DTYPE_F64)
-		nb_embed_d(m, ws, tokens, seq);
+		nb_embed_d(m, ws, tokens, seq, pos0);
 	else
-		nb_embed_f(m, ws, tokens, seq);
+		nb_embed_f(m, ws, tokens, seq, pos0);
 	return NB_OK;
 }
 
 enum nb_status nb_model_layer_forward(const struct nb_model *m, struct nb_model_ws *ws,
 				      size_t layer, size_t seq)
+{
+	return nb_model_layer_forward_at(m, ws, layer, seq, 0);
+}
+
+enum nb_status nb_model_layer_forward_at(const struct nb_model *m, struct nb_model_ws *ws,
+					 size_t layer, size_t seq, size_t pos0)
 {
 	enum nb_status st = nb_check_seq(m, ws, seq);
 
@@ -682,9 +722,36 @@ enum nb_status nb_model_layer_forward(const struct nb_model *m, struct nb_model_
 		return st;
 	if (layer >= m->shape.layers)
 		return nb_fail(NB_ERR_INVALID, "model: layer %zu of %zu", layer, m->shape.layers);
+	if (ws->kv_cap ? pos0 > ws->kv_cap - seq || seq > ws->kv_cap : pos0 != 0)
+		return nb_fail(NB_ERR_INVALID, "model: positions from %zu need a KV cache of "
+			       "%zu (have %zu)", pos0, pos0 + seq, ws->kv_cap);
 	nb_blas_threads(ws);
-	return m->dtype == NB_DTYPE_F64 ? nb_layer_d(m, ws, layer, seq)
-					: nb_layer_f(m, ws, layer, seq);
+	return m->dtype == NB_DTYPE_F64 ? nb_layer_d(m, ws, layer, seq, pos0)
+					: nb_layer_f(m, ws, layer, seq, pos0);
+}
+
+enum nb_status nb_model_kv_fill(const struct nb_model *m, struct nb_model_ws *ws, size_t ctx,
+				uint64_t seed)
+{
+	size_t row = 2 * m->a;
+	struct nb_rng rng;
+
+	if (!m || !ws || ctx > ws->kv_cap)
+		return nb_fail(NB_ERR_INVALID, "model: %zu cached positions need a KV cache of "
+			       "that size (have %zu)", ctx, ws ? ws->kv_cap : 0);
+	nb_rng_seed(&rng, seed);
+	for (size_t l = 0; l < m->shape.layers; l++)
+		for (size_t i = 0; i < ctx * row; i++) {
+			double v = nb_rng_normal(&rng);
+			size_t at = l * ws->kv_cap * row + i;
+			if (m->dtype == NB_DTYPE_F64)
+				((double *)ws->kv)[at] = v;
+			else if (m->dtype == NB_DTYPE_F32)
+				((float *)ws->kv)[at] = (float)v;
+			else
+				((float *)ws->kv)[at] = nb_round_bf16((long double)v);
+		}
+	return NB_OK;
 }
 
 enum nb_status nb_model_forward(const struct nb_model *m, struct nb_model_ws *ws,
@@ -702,6 +769,28 @@ enum nb_status nb_model_forward(const struct nb_model *m, struct nb_model_ws *ws
 		return st;
 	return m->dtype == NB_DTYPE_F64 ? nb_final_d(m, ws, seq, logits)
 					: nb_final_f(m, ws, seq, logits);
+}
+
+enum nb_status nb_model_forward_decode(const struct nb_model *m, struct nb_model_ws *ws,
+				       const uint32_t *tokens, size_t ctx, double *logits)
+{
+	enum nb_status st = NB_OK;
+
+	if (!m || !ws || !logits || ws->kv_cap < ctx + 1 || (ctx && ws->seq < ctx))
+		return nb_fail(NB_ERR_INVALID, "model decode: needs a workspace of %zu tokens "
+			       "and a KV cache of %zu positions", ctx, ctx + 1);
+	if (ctx)
+		st = nb_model_embed(m, ws, tokens, ctx);
+	for (size_t l = 0; ctx && l < m->shape.layers && st == NB_OK; l++)
+		st = nb_model_layer_forward_at(m, ws, l, ctx, 0);
+	if (st == NB_OK)
+		st = nb_model_embed_at(m, ws, tokens + ctx, 1, ctx);
+	for (size_t l = 0; l < m->shape.layers && st == NB_OK; l++)
+		st = nb_model_layer_forward_at(m, ws, l, 1, ctx);
+	if (st != NB_OK)
+		return st;
+	return m->dtype == NB_DTYPE_F64 ? nb_final_d(m, ws, 1, logits)
+					: nb_final_f(m, ws, 1, logits);
 }
 
 /* ---- single-layer arrangements ---- */

@@ -55,7 +55,21 @@ size_t nb_model_weight_bytes(const struct nb_model *m);
  */
 enum nb_status nb_model_ws_create(const struct nb_model *m, size_t seq, int threads,
 				  struct nb_model_ws **out);
+/*
+ * The same with a KV cache of kv_cap positions per layer (0: none, as
+ * nb_model_ws_create): every layer call then writes its tokens' keys and
+ * values into the cache at their positions and attends over the cache
+ * (positions 0 .. pos0+seq-1), as a decoding inference does. The cache is
+ * allocated and touched here; the score buffer holds seq x max(seq, kv_cap).
+ */
+enum nb_status nb_model_ws_create_kv(const struct nb_model *m, size_t seq, size_t kv_cap,
+				     int threads, struct nb_model_ws **out);
 void nb_model_ws_free(struct nb_model_ws *ws);
+/* Positions [0, ctx) of every layer's cache get N(0, 1) keys and values
+ * from seed, rounded to the working dtype: the same contents for every
+ * model of the same attention width and depth, whatever its norm. */
+enum nb_status nb_model_kv_fill(const struct nb_model *m, struct nb_model_ws *ws, size_t ctx,
+				uint64_t seed);
 
 /* The residual stream inside ws: seq x n, float (f32/bf16) or double (f64). */
 void *nb_model_ws_stream(struct nb_model_ws *ws);
@@ -72,6 +86,9 @@ enum nb_status nb_model_forward(const struct nb_model *m, struct nb_model_ws *ws
 /* Only the embedding step: the stream of ws gets the first seq tokens. */
 enum nb_status nb_model_embed(const struct nb_model *m, struct nb_model_ws *ws,
 			      const uint32_t *tokens, size_t seq);
+/* The same for tokens at positions pos0 .. pos0+seq-1 (< max_seq). */
+enum nb_status nb_model_embed_at(const struct nb_model *m, struct nb_model_ws *ws,
+				 const uint32_t *tokens, size_t seq, size_t pos0);
 /*
  * One layer (norm, Q/K/V, causal attention, output projection, residual,
  * norm, FFN, residual) in place on the stream of ws: the block benchmark's
@@ -79,6 +96,17 @@ enum nb_status nb_model_embed(const struct nb_model *m, struct nb_model_ws *ws,
  */
 enum nb_status nb_model_layer_forward(const struct nb_model *m, struct nb_model_ws *ws,
 				      size_t layer, size_t seq);
+/* The same for seq tokens at positions pos0..: with a KV cache, the layer
+ * reads positions [0, pos0) of its cache as the context (the decode step:
+ * seq = 1, pos0 = the context length); without one, pos0 must be 0. */
+enum nb_status nb_model_layer_forward_at(const struct nb_model *m, struct nb_model_ws *ws,
+					 size_t layer, size_t seq, size_t pos0);
+/* A prefill of tokens[0, ctx) through every layer (filling the caches of a
+ * workspace of >= ctx tokens and a cache of >= ctx + 1), then the decode of
+ * token ctx at position ctx: logits (V) of that one token. What a causal
+ * forward over ctx + 1 tokens gives in its last row. */
+enum nb_status nb_model_forward_decode(const struct nb_model *m, struct nb_model_ws *ws,
+				       const uint32_t *tokens, size_t ctx, double *logits);
 
 /*
  * Single-layer arrangements in a working dtype, for claims E3, E5, E6 (and

@@ -8,7 +8,7 @@ static NB_T NB_FN(st1)(NB_T v, bool st16)
 }
 
 static void NB_FN(embed)(const struct nb_model *m, struct nb_model_ws *ws,
-			 const uint32_t *tokens, size_t seq)
+			 const uint32_t *tokens, size_t seq, size_t pos0)
 {
 	size_t n = m->n;
 	const NB_T *tok = nb_w(m, NB_MW_TOK), *pos = nb_w(m, NB_MW_POS);
@@ -16,7 +16,7 @@ static void NB_FN(embed)(const struct nb_model *m, struct nb_model_ws *ws,
 
 	for (size_t t = 0; t < seq; t++)
 		for (size_t i = 0; i < n; i++)
-			x[t * n + i] = tok[tokens[t] * n + i] + pos[t * n + i];
+			x[t * n + i] = tok[tokens[t] * n + i] + pos[(pos0 + t) * n + i];
 	NB_FN(store)(x, seq * n, nb_is_bf16(m));
 }
 
@@ -68,8 +68,17 @@ static void NB_FN(ffn_control)(const struct nb_model *m, struct nb_model_ws *ws,
 	}
 }
 
+/* The KV cache of layer l (kv_cap x 2a: K | V per position), NULL without. */
+static NB_T *NB_FN(kv_of)(const struct nb_model *m, struct nb_model_ws *ws, size_t l)
+{
+	return ws->kv_cap ? (NB_T *)ws->kv + l * ws->kv_cap * 2 * m->a : NULL;
+}
+
+/* Layer l on seq tokens at positions pos0.. (pos0 > 0 only with a cache:
+ * positions [0, pos0) of layer l's cache are read as the context, the new
+ * tokens' keys and values are written behind them first). */
 static enum nb_status NB_FN(layer)(const struct nb_model *m, struct nb_model_ws *ws, size_t l,
-				   size_t seq)
+				   size_t seq, size_t pos0)
 {
 	size_t n = m->n, a = m->a, f = m->shape.ffn, f13 = m->f13;
 	bool st16 = nb_is_bf16(m);
@@ -83,7 +92,16 @@ static enum nb_status NB_FN(layer)(const struct nb_model *m, struct nb_model_ws 
 		st = NB_FN(read)(m, ws, seq, x, h, NB_WIDX(l, NB_LW_WQKV), NB_WIDX(l, NB_LW_BQKV), qkv);
 	if (st != NB_OK)
 		return st;
-	NB_FN(attention)(seq, m->shape.heads, m->shape.head_dim, qkv, o, ws->s, st16);
+	if (ws->kv_cap) {
+		NB_T *kv = NB_FN(kv_of)(m, ws, l);
+		for (size_t t = 0; t < seq; t++)
+			memcpy(kv + (pos0 + t) * 2 * a, qkv + t * 3 * a + a, 2 * a * sizeof(NB_T));
+		NB_FN(attention)(seq, pos0, m->shape.heads, m->shape.head_dim, qkv, 3 * a, kv,
+				 kv + a, 2 * a, o, ws->s, st16);
+	} else {
+		NB_FN(attention)(seq, 0, m->shape.heads, m->shape.head_dim, qkv, 3 * a, qkv + a,
+				 qkv + 2 * a, 3 * a, o, ws->s, st16);
+	}
 	NB_FN(gemm_bias)(seq, a, n, o, a, nb_w(m, NB_WIDX(l, NB_LW_WO)), n,
 			 nb_w(m, NB_WIDX(l, NB_LW_BO)), y, n, st16);
 	NB_FN(residual)(x, y, seq * n, st16);
