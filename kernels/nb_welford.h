@@ -1,48 +1,35 @@
-/* Compensated Welford/Chan statistics in f32, shared by the NEON and SVE
- * Welford LayerNorm kernels (scalar code, no ISA flags needed): a state is
- * a count, a mean carried as mu_hi + mu_lo (TwoSum error terms), and M2 =
- * sum of squared deviations from that mean. */
+/* Welford/Chan statistics in f32 for the NEON and SVE Welford LayerNorm
+ * kernels (scalar code, no ISA flags needed): their lane states, once out
+ * of the vector registers, are merged here in a fixed tree, and the row's
+ * tail (fewer elements than the lanes) is one more state. The update runs
+ * on v = x - c, c = x_0 (the mean scheme of kernels/nb_kernels.h); the
+ * caller splits c + mean by nb_two_sum_f. */
 #ifndef NB_WELFORD_H
 #define NB_WELFORD_H
 
 #include <stddef.h>
 
 struct nb_wstate {
-	float count, mu_hi, mu_lo, m2;
+	float count, mean, m2;
 };
 
-/* s + e = a + b exactly (Knuth's TwoSum, no ordering assumption). */
-static inline float nb_two_sum(float a, float b, float *e)
+/* Adds v: mean += (v - mean) / count, M2 += (v - mean_old)(v - mean_new),
+ * the vector lanes' update. */
+static inline void nb_wstate_add(struct nb_wstate *w, float v)
 {
-	float s = a + b;
-	float bb = s - a;
-
-	*e = (a - (s - bb)) + (b - bb);
-	return s;
-}
-
-/*
- * Adds x: d = (x - mu_hi) - mu_lo is x's deviation from the compensated
- * mean (x - mu_hi is exact when x is near the mean), the mean moves by
- * d / count with its rounding error kept in mu_lo, and M2 grows by d times
- * the deviation from the new mean. The mean is then good to far below half
- * an ulp of mu_hi, which is what rows with |mean| / std up to 1e6 need.
- */
-static inline void nb_wstate_add(struct nb_wstate *w, float x)
-{
-	float d = (x - w->mu_hi) - w->mu_lo, e;
+	float delta = v - w->mean;
 
 	w->count += 1.0f;
-	w->mu_hi = nb_two_sum(w->mu_hi, d / w->count, &e);
-	w->mu_lo += e;
-	w->m2 += d * ((x - w->mu_hi) - w->mu_lo);
+	w->mean += delta / w->count;
+	w->m2 += delta * (v - w->mean);
 }
 
-/* a = a merged with b (Chan et al.): delta = mean_b - mean_a, mean_a +=
- * delta nb / n, M2 = M2_a + M2_b + delta^2 na nb / n. */
+/* a = a merged with b (Chan et al.), in the portable kernel's operation
+ * order: delta = mean_b - mean_a, mean = mean_a + delta (n_b / n),
+ * M2 = (M2_a + M2_b) + delta^2 (n_a n_b / n). */
 static inline void nb_wstate_merge(struct nb_wstate *a, const struct nb_wstate *b)
 {
-	float n, delta, e;
+	float n, delta;
 
 	if (b->count == 0.0f)
 		return;
@@ -51,10 +38,9 @@ static inline void nb_wstate_merge(struct nb_wstate *a, const struct nb_wstate *
 		return;
 	}
 	n = a->count + b->count;
-	delta = (b->mu_hi - a->mu_hi) + (b->mu_lo - a->mu_lo);
-	a->m2 = (a->m2 + b->m2) + ((delta * delta) * (a->count / n)) * b->count;
-	a->mu_hi = nb_two_sum(a->mu_hi, delta * (b->count / n), &e);
-	a->mu_lo += e;
+	delta = b->mean - a->mean;
+	a->mean = a->mean + delta * (b->count / n);
+	a->m2 = (a->m2 + b->m2) + delta * delta * (a->count * b->count / n);
 	a->count = n;
 }
 
@@ -65,15 +51,6 @@ static inline void nb_wstate_tree(struct nb_wstate *w, size_t count)
 	for (size_t step = 1; step < count; step *= 2)
 		for (size_t i = 0; i + step < count; i += 2 * step)
 			nb_wstate_merge(&w[i], &w[i + step]);
-}
-
-/* mu_hi + mu_lo renormalised so that mu_lo is below half an ulp of mu_hi. */
-static inline void nb_wstate_normalize(struct nb_wstate *w)
-{
-	float e;
-
-	w->mu_hi = nb_two_sum(w->mu_hi, w->mu_lo, &e);
-	w->mu_lo = e;
 }
 
 #endif

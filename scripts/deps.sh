@@ -6,7 +6,11 @@
 set -u
 
 # (arguments: check those packages instead, e.g. the fuzzer's)
-packages=${*:-"pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-openmp-dev"}
+packages="pkg-config libpapi-dev libhdf5-dev hdf5-tools gnuplot-nox check libopenblas-openmp-dev"
+case "${1:-}" in
+"" | arm64) ;;
+*) packages=$* ;;
+esac
 
 # ---- arm64 cross build (make ARCH=arm64): the cross compiler, qemu-user,
 # and Debian's arm64 libraries through multiarch. libhdf5-dev:arm64 is not

@@ -19,10 +19,12 @@
  * coef = q * (sum dyh xhat) / m (m: n, k for pRMSNorm, d for CRMSNorm; q = 1
  * for eps inside the root, (sqrt(ms) + eps) / sqrt(ms) outside, 0 at ms = 0):
  *   dx_j = r * ((dyh_j - mdy) - (xhat_j + shat) * coef)
- *   LayerNorm: xhat = ((x - mu_hi) - mu_lo) r (the forward's two-level mean:
- *              mu_hi = fl(sum x / n), mu_lo = sum (x - mu_hi) / n, var =
- *              sum (x - mu_hi)^2 / n - mu_lo^2, sum dyh (x - mu) = sum dyh
- *              (x - mu_hi) - mu_lo sum dyh), mdy = mean(dyh), shat = 0
+ *   LayerNorm: the mean scheme of kernels/nb_kernels.h (docs/verification.md):
+ *              c = x_0, mu_hi = c + sum (x - c) / n; t = x - mu_hi, mu_lo =
+ *              S1 / n, M2 = max(0, S2 - S1 mu_lo) (S1 = sum t, S2 = sum t^2,
+ *              nb_mean_residual_f), var = M2 / n; sum dyh (x - mu) = sum dyh
+ *              t - mu_lo sum dyh; xhat = fma(t, r, -(mu_lo r)); mdy =
+ *              mean(dyh), shat = 0
  *   RMSNorm:   xhat = x r, mdy = 0, shat = 0
  *   pRMSNorm:  r and the correction from x[0, k) only (dyh x summed over n)
  *   CRMSNorm:  shat = (sum x') r, m = d
@@ -98,19 +100,20 @@ NB_NEON_INLINE void nb_row_sums(const float *x, const float *dy, const float *g,
 }
 
 /* dx over [j0, j1) = r * ((dyh - mdy) - (xhat + shat) * coef), xhat =
- * ((x - c) - c_lo) * r; dg += dy * xhat, db += dy (db may be NULL). */
+ * fma(x - c, r, -mlr) (mlr = mu_lo r, 0 for the RMS family); dg += dy *
+ * xhat, db += dy (db may be NULL). */
 NB_NEON_INLINE void nb_write(const float *x, const float *dy, const float *g, float *dx,
-			     float *dg, float *db, size_t j0, size_t j1, float c, float c_lo,
+			     float *dg, float *db, size_t j0, size_t j1, float c, float mlr,
 			     float r, float mdy, float shat, float coef)
 {
-	float32x4_t vc = vdupq_n_f32(c), vlo = vdupq_n_f32(c_lo), vr = vdupq_n_f32(r);
+	float32x4_t vc = vdupq_n_f32(c), vmlr = vdupq_n_f32(-mlr), vr = vdupq_n_f32(r);
 	float32x4_t vmdy = vdupq_n_f32(mdy), vshat = vdupq_n_f32(shat);
 	float32x4_t vcoef = vdupq_n_f32(coef);
 
 	for (size_t j = j0; j < j1; j += NB_NEON_LANES) {
 		size_t rem = j1 - j;
 		float32x4_t vdy = nb_ld(dy, j, rem);
-		float32x4_t xh = vmulq_f32(vsubq_f32(vsubq_f32(nb_ld(x, j, rem), vc), vlo), vr);
+		float32x4_t xh = vfmaq_f32(vmlr, vsubq_f32(nb_ld(x, j, rem), vc), vr);
 		float32x4_t dyh = vmulq_f32(vdy, nb_ld(g, j, rem));
 		float32x4_t out = vmulq_f32(vr, vsubq_f32(vsubq_f32(dyh, vmdy),
 							 vmulq_f32(vaddq_f32(xh, vshat), vcoef)));
@@ -169,11 +172,11 @@ NB_NEON_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin, si
 		bool ok;
 
 		if (v == NB_VARIANT_LAYERNORM) {
-			nb_row_sums(x, dy, g, 0, n, 0.0f, 1, s);
-			mu_hi = s[0] / (float)n;
+			/* the mean scheme (kernels/nb_kernels.h) */
+			nb_row_sums(x, dy, g, 0, n, x[0], 1, s);
+			mu_hi = x[0] + s[0] / (float)n;
 			nb_row_sums(x, dy, g, 0, n, mu_hi, 15, s);
-			mu_lo = s[0] / (float)n;
-			total = s[1];
+			total = nb_mean_residual_f(s[0], s[1], (float)n, &mu_lo);
 			mdy = s[2] / (float)n;
 			/* sum dyh (x - mu) */
 			sdot = fmaf(-mu_lo, s[2], s[3]);
@@ -194,17 +197,8 @@ NB_NEON_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin, si
 			nb_portable_bwd_row_scaled(p, i, NB_DTYPE_F32, dg, db);
 			continue;
 		}
-		{
-			float ms = total / div;
-
-			if (v == NB_VARIANT_LAYERNORM) {
-				ms = fmaf(-mu_lo, mu_lo, ms);
-				if (ms < 0.0f)
-					ms = 0.0f;
-			}
-			nb_r_q(p, ms, &r, &q);
-		}
-		if (!isfinite(r)) {
+		nb_r_q(p, total / div, &r, &q);
+		if (!isfinite(r) || !isfinite(mu_lo * r)) {
 			nb_portable_bwd_row_scaled(p, i, NB_DTYPE_F32, dg, db);
 			continue;
 		}
@@ -212,7 +206,8 @@ NB_NEON_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin, si
 			float coef = q * (sdot * r) / div;
 
 			shat *= r;
-			nb_write(x, dy, g, dx, dg, db, 0, nstat, mu_hi, mu_lo, r, mdy, shat, coef);
+			nb_write(x, dy, g, dx, dg, db, 0, nstat, mu_hi, mu_lo * r, r, mdy, shat,
+				 coef);
 			if (nstat < n)
 				nb_write(x, dy, g, dx, dg, db, nstat, n, 0.0f, 0.0f, r, 0.0f, 0.0f,
 					 0.0f);
@@ -227,7 +222,7 @@ NB_NEON_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin, si
 		nb_bwd_rows(p, row_begin, row_end, dgain_part, dbias_part, variant); \
 	}
 
-/* LayerNorm backward, f32; 3 passes over x (mean; sums; write). */
+/* LayerNorm backward, f32; 3 passes over x (shifted sum; sums; write). */
 NB_BWD_KERNEL(nb_layernorm_bwd_f32_neon, NB_VARIANT_LAYERNORM)
 /* RMSNorm backward, f32; 2 passes. */
 NB_BWD_KERNEL(nb_rmsnorm_bwd_f32_neon, NB_VARIANT_RMSNORM)

@@ -23,24 +23,26 @@
  *          elements, loaded with zeros in the missing lanes) to the second;
  *          then a fixed reduction order, so a row's result depends on that
  *          row's length and values alone (never on the thread count);
- *   LayerNorm  mu_hi = fl(sum x / n) from the first pass; the second pass
- *          sums S1 = sum (x - mu_hi) and S2 = sum (x - mu_hi)^2 together;
- *          mu_lo = S1 / n corrects the rounding of mu_hi, var = S2 / n -
- *          mu_lo^2 (never E[x^2] - mu^2), y = (((x - mu_hi) - mu_lo) * r) *
- *          g (+ b): accurate on rows whose |mean| / std reaches 1e6, where
- *          the error of mu_hi alone (half an ulp of the mean) would be a
- *          tenth of a standard deviation;
- *   Welford LayerNorm  one statistics pass: 16 lane states (4 vectors of 4
- *          lanes; element j to lane j mod 16) each a compensated Welford
- *          state (kernels/nb_welford.h: the mean as mu_hi + mu_lo with
- *          TwoSum error terms, M2), the tail (< 16 elements) one scalar
- *          state, merged by Chan's formula in a fixed tree; var = M2 / n,
- *          and the same write pass with mu_hi, mu_lo;
+ *   LayerNorm  the mean scheme of kernels/nb_kernels.h (derivation and
+ *          bounds: docs/verification.md): c = x_0, pass 1 sums x - c and
+ *          mu_hi = c + that / n; pass 2 sums t = x - mu_hi and t^2
+ *          together, mu_lo = S1 / n, M2 = max(0, S2 - S1 mu_lo)
+ *          (nb_mean_residual_f; never E[x^2] - mu^2), var = M2 / n; write
+ *          fma(x - mu_hi, r, -(mu_lo r)) * g (+ b): accurate on rows whose
+ *          |mean| / std reaches 1e6 (the shift keeps |mu| out of pass 1's
+ *          error, so mu_lo stays far below sigma);
+ *   Welford LayerNorm  one statistics pass over v = x - c, c = x_0: 16
+ *          lane states (4 vectors of 4 lanes; element j to lane j mod 16),
+ *          each Welford's plain update, the tail (< 16 elements) one scalar
+ *          state, merged by Chan's formula in a fixed tree
+ *          (kernels/nb_welford.h); c + mean split exactly into mu_hi +
+ *          mu_lo by nb_two_sum_f, var = M2 / n, and the same write pass;
  *   check  a non-finite sum or scale (a NaN/Inf in the row, or finite values
  *          whose squares or sums overflow f32), or squares that underflowed
  *          with a tiny eps (NB_TINY), sends that one row to the portable
  *          kernel, whose (rescaled) result it then is;
- *   scale  y = (x' * r) * g (+ b, by FMA), one pass, 16-bit types rounded
+ *   scale  y = (x * r) * g (+ b, by FMA; LayerNorm: the write above), one
+ *          pass, 16-bit types rounded
  *          to nearest even exactly as the scalar converters.
  * Stores are ordinary: armv8 has a non-temporal store pair (STNP), but it
  * is only a hint and not measured here (docs/arm64.md); no software
@@ -69,23 +71,40 @@ NB_NEON_INLINE uint32x4_t nb_tail_mask(size_t rem)
 	return vcltq_u32(vld1q_u32(idx), vdupq_n_u32((uint32_t)rem));
 }
 
-/* sum of x[0, len) */
-NB_NEON_INLINE float nb_sum(enum nb_dtype t, const void *x, size_t len)
+/* x - c with the lanes [rem, 4) zero (a tail vector's lanes past the row
+ * must stay 0, not -c) */
+NB_NEON_INLINE float32x4_t nb_tail_centred(enum nb_dtype t, const void *x, size_t j,
+					   size_t rem, float32x4_t vc)
+{
+	float32x4_t v = vsubq_f32(nb_neon_load_tail(t, x, j, rem), vc);
+
+	return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), nb_tail_mask(rem)));
+}
+
+/* sum of x - c over x[0, len) (LayerNorm's shifted first pass, c = x_0) */
+NB_NEON_INLINE float nb_sum(enum nb_dtype t, const void *x, size_t len, float c)
 {
 	float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+	float32x4_t vc = vdupq_n_f32(c);
 	size_t j = 0;
 
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
-		a0 = vaddq_f32(a0, nb_neon_load(t, x, j));
-		a1 = vaddq_f32(a1, nb_neon_load(t, x, j + 4));
-		a2 = vaddq_f32(a2, nb_neon_load(t, x, j + 8));
-		a3 = vaddq_f32(a3, nb_neon_load(t, x, j + 12));
+		a0 = vaddq_f32(a0, vsubq_f32(nb_neon_load(t, x, j), vc));
+		a1 = vaddq_f32(a1, vsubq_f32(nb_neon_load(t, x, j + 4), vc));
+		a2 = vaddq_f32(a2, vsubq_f32(nb_neon_load(t, x, j + 8), vc));
+		a3 = vaddq_f32(a3, vsubq_f32(nb_neon_load(t, x, j + 12), vc));
 	}
 	for (; j + NB_NEON_LANES <= len; j += NB_NEON_LANES)
-		a0 = vaddq_f32(a0, nb_neon_load(t, x, j));
+		a0 = vaddq_f32(a0, vsubq_f32(nb_neon_load(t, x, j), vc));
 	if (j < len)
-		a1 = vaddq_f32(a1, nb_neon_load_tail(t, x, j, len - j));
+		a1 = vaddq_f32(a1, nb_tail_centred(t, x, j, len - j, vc));
 	return nb_reduce4(a0, a1, a2, a3);
+}
+
+/* x_0 as f32 (the shift c of the mean scheme) */
+NB_NEON_INLINE float nb_first(enum nb_dtype t, const void *x)
+{
+	return vgetq_lane_f32(nb_neon_load_tail(t, x, 0, 1), 0);
 }
 
 /* sum of x^2 over x[0, len) */
@@ -142,70 +161,54 @@ NB_NEON_INLINE void nb_sum_sumsq(enum nb_dtype t, const void *x, size_t len, flo
 	}
 	for (; j + NB_NEON_LANES <= len; j += NB_NEON_LANES)
 		NB_SQ_STEP(s0, q0, vsubq_f32(nb_neon_load(t, x, j), vc));
-	if (j < len) {
-		/* the lanes past the row must stay 0, not -c */
-		float32x4_t v = vsubq_f32(nb_neon_load_tail(t, x, j, len - j), vc);
-
-		v = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v),
-						    nb_tail_mask(len - j)));
-		NB_SQ_STEP(s1, q1, v);
-	}
+	if (j < len)
+		NB_SQ_STEP(s1, q1, nb_tail_centred(t, x, j, len - j, vc));
 	*sum = nb_reduce4(s0, s1, s2, s3);
 	*sumsq = nb_reduce4(q0, q1, q2, q3);
 }
 
 /* One Welford update of 4 lane states (all with the count vc after this
- * element), as nb_wstate_add. */
-NB_NEON_INLINE void nb_welford_step(float32x4_t *hi, float32x4_t *lo, float32x4_t *m2,
-				    float32x4_t x, float32x4_t vc)
+ * element), as nb_wstate_add, on v = x - c. */
+NB_NEON_INLINE void nb_welford_step(float32x4_t *mean, float32x4_t *m2, float32x4_t v,
+				    float32x4_t vc)
 {
-	float32x4_t d = vsubq_f32(vsubq_f32(x, *hi), *lo);
-	float32x4_t step = vdivq_f32(d, vc);
-	float32x4_t s = vaddq_f32(*hi, step);
-	float32x4_t bb = vsubq_f32(s, *hi);
-	float32x4_t e = vaddq_f32(vsubq_f32(*hi, vsubq_f32(s, bb)), vsubq_f32(step, bb));
+	float32x4_t delta = vsubq_f32(v, *mean);
 
-	*hi = s;
-	*lo = vaddq_f32(*lo, e);
-	*m2 = vaddq_f32(*m2, vmulq_f32(d, vsubq_f32(vsubq_f32(x, *hi), *lo)));
+	*mean = vaddq_f32(*mean, vdivq_f32(delta, vc));
+	*m2 = vaddq_f32(*m2, vmulq_f32(delta, vsubq_f32(v, *mean)));
 }
 
-/* The Welford statistics of x[0, len): the merged state in *w. */
-NB_NEON_INLINE void nb_welford(enum nb_dtype t, const void *x, size_t len,
+/* The Welford statistics of x[0, len) - c: the merged state in *w. */
+NB_NEON_INLINE void nb_welford(enum nb_dtype t, const void *x, size_t len, float c,
 			       struct nb_wstate *w)
 {
-	float32x4_t z = vdupq_n_f32(0.0f);
-	float32x4_t hi[4] = { z, z, z, z }, lo[4] = { z, z, z, z }, m2[4] = { z, z, z, z };
-	struct nb_wstate lanes[16], tail = { 0.0f, 0.0f, 0.0f, 0.0f };
-	float c = 0.0f;
+	float32x4_t z = vdupq_n_f32(0.0f), vshift = vdupq_n_f32(c);
+	float32x4_t mean[4] = { z, z, z, z }, m2[4] = { z, z, z, z };
+	struct nb_wstate lanes[16], tail = { 0.0f, 0.0f, 0.0f };
+	float count = 0.0f;
 	size_t j = 0;
 
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
 		float32x4_t vc;
 
-		c += 1.0f;
-		vc = vdupq_n_f32(c);
+		count += 1.0f;
+		vc = vdupq_n_f32(count);
 		for (size_t a = 0; a < 4; a++)
-			nb_welford_step(&hi[a], &lo[a], &m2[a], nb_neon_load(t, x, j + 4 * a), vc);
+			nb_welford_step(&mean[a], &m2[a],
+					vsubq_f32(nb_neon_load(t, x, j + 4 * a), vshift), vc);
 	}
 	for (size_t a = 0; a < 4; a++) {
-		float h[4], l[4], q[4];
+		float mu[4], q[4];
 
-		vst1q_f32(h, hi[a]);
-		vst1q_f32(l, lo[a]);
+		vst1q_f32(mu, mean[a]);
 		vst1q_f32(q, m2[a]);
 		for (size_t k = 0; k < 4; k++)
-			lanes[4 * a + k] = (struct nb_wstate){ c, h[k], l[k], q[k] };
+			lanes[4 * a + k] = (struct nb_wstate){ count, mu[k], q[k] };
 	}
 	nb_wstate_tree(lanes, 16);
-	for (; j < len; j++) {
-		float v;
-
-		nb_neon_store_tail(NB_DTYPE_F32, &v, 0, nb_neon_load_tail(t, x, j, 1), 1);
-		nb_wstate_add(&tail, v);
-	}
+	for (; j < len; j++)
+		nb_wstate_add(&tail, nb_first(t, (const char *)x + j * nb_neon_elem_size(t)) - c);
 	nb_wstate_merge(&lanes[0], &tail);
-	nb_wstate_normalize(&lanes[0]);
 	*w = lanes[0];
 }
 
@@ -213,17 +216,19 @@ NB_NEON_INLINE void nb_welford(enum nb_dtype t, const void *x, size_t len,
 struct nb_row_out {
 	const void *x, *g, *b;
 	void *y;
-	float mu_hi, mu_lo, r;
+	float mu_hi, mlr, r; /* mlr = mu_lo r (LayerNorm) */
 };
 
-/* One output vector: (((x - mu_hi) - mu_lo) * r) * g (+ b); mu_hi = mu_lo
- * = 0 for the RMS family (the subtractions are then exact). */
+/* One output vector: fma(x - mu_hi, r, -(mu_lo r)) * g (+ b) (LayerNorm,
+ * the mean scheme), else (x * r) * g (+ b). */
 NB_NEON_INLINE float32x4_t nb_norm_vec(const struct nb_row_out *o, float32x4_t v,
 				       float32x4_t g, float32x4_t b, bool center, bool bias)
 {
 	if (center)
-		v = vsubq_f32(vsubq_f32(v, vdupq_n_f32(o->mu_hi)), vdupq_n_f32(o->mu_lo));
-	v = vmulq_f32(v, vdupq_n_f32(o->r));
+		v = vfmaq_f32(vdupq_n_f32(-o->mlr), vsubq_f32(v, vdupq_n_f32(o->mu_hi)),
+			      vdupq_n_f32(o->r));
+	else
+		v = vmulq_f32(v, vdupq_n_f32(o->r));
 	return bias ? vfmaq_f32(b, v, g) : vmulq_f32(v, g);
 }
 
@@ -252,7 +257,7 @@ NB_NEON_INLINE void nb_scale_pass(enum nb_dtype t, const struct nb_row_out *o, s
 	}
 }
 
-/* mu_hi, mu_lo (LayerNorm, else 0) and r of one row; false when a statistic
+/* mu_hi, mu_lo r (LayerNorm, else 0) and r of one row; false when a statistic
  * is not finite or underflowed (see NB_TINY), and the row must go to the
  * portable kernel. */
 NB_NEON_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
@@ -260,18 +265,18 @@ NB_NEON_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 				 struct nb_row_out *o)
 {
 	float eps = (float)p->conv.eps;
-	float total, div, ms;
+	float total, div, ms, mu_lo = 0.0f;
 
 	o->mu_hi = 0.0f;
-	o->mu_lo = 0.0f;
+	o->mlr = 0.0f;
 	if (welford) {
 		struct nb_wstate w;
+		float c = nb_first(t, x);
 
-		nb_welford(t, x, p->n, &w);
-		if (!isfinite(w.mu_hi) || !isfinite(w.mu_lo))
+		nb_welford(t, x, p->n, c, &w);
+		nb_two_sum_f(c, w.mean, &o->mu_hi, &mu_lo);
+		if (!isfinite(o->mu_hi) || !isfinite(mu_lo))
 			return false;
-		o->mu_hi = w.mu_hi;
-		o->mu_lo = w.mu_lo;
 		total = w.m2;
 		div = (float)p->n;
 		if (!(total <= FLT_MAX) || (total < NB_TINY && eps * div < NB_TINY))
@@ -280,18 +285,20 @@ NB_NEON_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		ms = total > 0.0f ? total / div : 0.0f;
 		o->r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
 							 : 1.0f / (sqrtf(ms) + eps);
+		o->mlr = mu_lo * o->r;
 		return isfinite(o->r);
 	}
 	switch (v) {
 	case NB_VARIANT_LAYERNORM: {
-		float s1;
+		/* the mean scheme (kernels/nb_kernels.h) */
+		float c = nb_first(t, x), s1, s2;
 
-		o->mu_hi = nb_sum(t, x, p->n) / (float)p->n;
+		div = (float)p->n;
+		o->mu_hi = c + nb_sum(t, x, p->n, c) / div;
 		if (!isfinite(o->mu_hi))
 			return false;
-		nb_sum_sumsq(t, x, p->n, o->mu_hi, &s1, &total);
-		div = (float)p->n;
-		o->mu_lo = s1 / div;
+		nb_sum_sumsq(t, x, p->n, o->mu_hi, &s1, &s2);
+		total = nb_mean_residual_f(s1, s2, div, &mu_lo);
 		break;
 	}
 	case NB_VARIANT_PRMSNORM:
@@ -312,20 +319,14 @@ NB_NEON_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		div = (float)p->n;
 		break;
 	}
-	if (!(total <= FLT_MAX) || !isfinite(o->mu_lo) ||
+	if (!(total <= FLT_MAX) || !isfinite(mu_lo) ||
 	    (total < NB_TINY && eps * div < NB_TINY))
 		return false;
 	ms = total / div;
-	if (v == NB_VARIANT_LAYERNORM) {
-		/* mu_lo^2 <= S2 / n exactly (Cauchy-Schwarz); rounding may not
-		 * cross 0 into a negative variance */
-		ms = fmaf(-o->mu_lo, o->mu_lo, ms);
-		if (ms < 0.0f)
-			ms = 0.0f;
-	}
 	o->r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
 						 : 1.0f / (sqrtf(ms) + eps);
-	return isfinite(o->r);
+	o->mlr = mu_lo * o->r;
+	return isfinite(o->r) && isfinite(o->mlr);
 }
 
 NB_NEON_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
@@ -367,8 +368,9 @@ NB_NEON_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 
 /*
  * LayerNorm: y = g * (x - mu) * r (+ b), mu = sum x / n (as mu_hi + mu_lo,
- * above), r = 1/sqrt(var + eps) (or 1/(sqrt(var) + eps)). f32 accumulation;
- * 3 passes over x (sum; deviations and their squares; write).
+ * the mean scheme above), r = 1/sqrt(var + eps) (or 1/(sqrt(var) + eps)).
+ * f32 accumulation; 3 passes over x (shifted sum; deviations and their
+ * squares; write).
  */
 NB_FWD_KERNEL(nb_layernorm_fwd_f32_neon, NB_VARIANT_LAYERNORM, NB_DTYPE_F32,
 	      nb_layernorm_fwd_f32_portable)
@@ -377,7 +379,7 @@ NB_FWD_KERNEL(nb_layernorm_fwd_bf16_neon, NB_VARIANT_LAYERNORM, NB_DTYPE_BF16,
 NB_FWD_KERNEL(nb_layernorm_fwd_f16_neon, NB_VARIANT_LAYERNORM, NB_DTYPE_F16,
 	      nb_layernorm_fwd_f16_portable)
 
-/* Welford LayerNorm: the same output from one compensated Welford statistics
+/* Welford LayerNorm: the same output from one shifted Welford statistics
  * pass (above); 2 passes over x (statistics, write). A row it cannot do goes
  * to the portable two-pass kernel of its dtype (the portable Welford kernel
  * is f32 only; both compute the same LayerNorm, rescaled). */

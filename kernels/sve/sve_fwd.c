@@ -35,21 +35,26 @@
  *          a process on a given machine (we never change it), so results
  *          are reproducible there; (3) they never depend on the thread
  *          count: a row is summed by one thread, in the order above.
- *   LayerNorm  mu_hi = fl(sum x / n) from the first pass; the second pass
- *          sums S1 = sum (x - mu_hi) and S2 = sum (x - mu_hi)^2 together;
- *          mu_lo = S1 / n, var = S2 / n - mu_lo^2 (never E[x^2] - mu^2),
- *          y = (((x - mu_hi) - mu_lo) * r) * g (+ b): accurate on rows
- *          whose |mean| / std reaches 1e6 (kernels/neon/neon_fwd.c);
- *   Welford LayerNorm  one statistics pass: 4 x VL lane states (element j
- *          to lane j mod 4VL while whole groups of 4 vectors last), each a
- *          compensated Welford state (kernels/nb_welford.h), the rest (< 4
- *          VL elements) one scalar state, merged by Chan's formula in a
- *          fixed tree: it too depends on VL, for the reasons above;
+ *   LayerNorm  the mean scheme of kernels/nb_kernels.h (derivation and
+ *          bounds: docs/verification.md): c = x_0, pass 1 sums x - c and
+ *          mu_hi = c + that / n; pass 2 sums t = x - mu_hi and t^2
+ *          together, mu_lo = S1 / n, M2 = max(0, S2 - S1 mu_lo)
+ *          (nb_mean_residual_f; never E[x^2] - mu^2), var = M2 / n; write
+ *          fma(x - mu_hi, r, -(mu_lo r)) * g (+ b): accurate on rows whose
+ *          |mean| / std reaches 1e6;
+ *   Welford LayerNorm  one statistics pass over v = x - c, c = x_0: 4 x VL
+ *          lane states (element j to lane j mod 4VL while whole groups of 4
+ *          vectors last), each Welford's plain update, the rest (< 4 VL
+ *          elements) one scalar state, merged by Chan's formula in a fixed
+ *          tree (kernels/nb_welford.h): it too depends on VL, for the
+ *          reasons above; c + mean split exactly into mu_hi + mu_lo by
+ *          nb_two_sum_f, var = M2 / n, and the same write pass;
  *   check  a non-finite sum or scale (a NaN/Inf in the row, or finite values
  *          whose squares or sums overflow f32), or squares that underflowed
  *          with a tiny eps (NB_TINY), sends that one row to the portable
  *          kernel, whose (rescaled) result it then is;
- *   scale  y = (x' * r) * g (+ b, by FMA), one predicated pass, 16-bit
+ *   scale  y = (x * r) * g (+ b, by FMA; LayerNorm: the write above), one
+ *          predicated pass, 16-bit
  *          types rounded to nearest even exactly as the scalar converters;
  *          ordinary stores (docs/arm64.md).
  * y may alias x exactly (in place): every pass reads element j before the
@@ -113,81 +118,77 @@ NB_SVE_INLINE void nb_stats_pass(enum nb_dtype t, const void *x, size_t len, flo
 		*q_out = nb_reduce4(q0, q1, q2, q3);
 }
 
-/* The Welford statistics of x[0, len) (see the head comment) into *w. */
-NB_SVE_INLINE void nb_welford(enum nb_dtype t, const void *x, size_t len,
+/* x_0 as f32 (the shift c of the mean scheme) */
+NB_SVE_INLINE float nb_first(enum nb_dtype t, const void *x)
+{
+	svbool_t one = svwhilelt_b32_u64(0, 1);
+
+	return svlastb_f32(one, nb_sve_load(t, one, x, 0));
+}
+
+/* The Welford statistics of x[0, len) - c (see the head comment) into *w. */
+NB_SVE_INLINE void nb_welford(enum nb_dtype t, const void *x, size_t len, float c,
 			      struct nb_wstate *w)
 {
 	size_t vl = svcntw();
 	svbool_t all = svptrue_b32();
-	svfloat32_t z = svdup_n_f32(0.0f);
-	svfloat32_t h0 = z, h1 = z, h2 = z, h3 = z, l0 = z, l1 = z, l2 = z, l3 = z;
-	svfloat32_t q0 = z, q1 = z, q2 = z, q3 = z;
+	svfloat32_t z = svdup_n_f32(0.0f), vshift = svdup_n_f32(c);
+	svfloat32_t u0 = z, u1 = z, u2 = z, u3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
 	/* 4 vectors of at most 64 lanes (2048 bits) */
 	struct nb_wstate lanes[4 * 64];
-	float hbuf[64], lbuf[64], qbuf[64];
-	struct nb_wstate tail = { 0.0f, 0.0f, 0.0f, 0.0f };
-	float c = 0.0f;
+	float ubuf[64], qbuf[64];
+	struct nb_wstate tail = { 0.0f, 0.0f, 0.0f };
+	float count = 0.0f;
 	size_t j = 0;
 
-#define NB_WSTEP(hi, lo, m2, jj) \
+#define NB_WSTEP(mean, m2, jj) \
 	do { \
-		svfloat32_t x_ = nb_sve_load(t, all, x, jj); \
-		svfloat32_t d_ = svsub_f32_x(all, svsub_f32_x(all, x_, hi), lo); \
-		svfloat32_t st_ = svdiv_f32_x(all, d_, vc); \
-		svfloat32_t s_ = svadd_f32_x(all, hi, st_); \
-		svfloat32_t bb_ = svsub_f32_x(all, s_, hi); \
-		svfloat32_t e_ = svadd_f32_x(all, svsub_f32_x(all, hi, svsub_f32_x(all, s_, bb_)), \
-					     svsub_f32_x(all, st_, bb_)); \
-		hi = s_; \
-		lo = svadd_f32_x(all, lo, e_); \
-		m2 = svadd_f32_x(all, m2, svmul_f32_x(all, d_, \
-			svsub_f32_x(all, svsub_f32_x(all, x_, hi), lo))); \
+		svfloat32_t v_ = svsub_f32_x(all, nb_sve_load(t, all, x, jj), vshift); \
+		svfloat32_t d_ = svsub_f32_x(all, v_, mean); \
+		mean = svadd_f32_x(all, mean, svdiv_f32_x(all, d_, vc)); \
+		m2 = svadd_f32_x(all, m2, svmul_f32_x(all, d_, svsub_f32_x(all, v_, mean))); \
 	} while (0)
 
 	for (; j + 4 * vl <= len; j += 4 * vl) {
 		svfloat32_t vc;
 
-		c += 1.0f;
-		vc = svdup_n_f32(c);
-		NB_WSTEP(h0, l0, q0, j);
-		NB_WSTEP(h1, l1, q1, j + vl);
-		NB_WSTEP(h2, l2, q2, j + 2 * vl);
-		NB_WSTEP(h3, l3, q3, j + 3 * vl);
+		count += 1.0f;
+		vc = svdup_n_f32(count);
+		NB_WSTEP(u0, q0, j);
+		NB_WSTEP(u1, q1, j + vl);
+		NB_WSTEP(u2, q2, j + 2 * vl);
+		NB_WSTEP(u3, q3, j + 3 * vl);
 	}
 #undef NB_WSTEP
-#define NB_WLANES(a, hi, lo, m2) \
+#define NB_WLANES(a, mean, m2) \
 	do { \
-		svst1_f32(all, hbuf, hi); \
-		svst1_f32(all, lbuf, lo); \
+		svst1_f32(all, ubuf, mean); \
 		svst1_f32(all, qbuf, m2); \
 		for (size_t k = 0; k < vl; k++) \
-			lanes[(a) * vl + k] = (struct nb_wstate){ c, hbuf[k], lbuf[k], qbuf[k] }; \
+			lanes[(a) * vl + k] = (struct nb_wstate){ count, ubuf[k], qbuf[k] }; \
 	} while (0)
-	NB_WLANES(0, h0, l0, q0);
-	NB_WLANES(1, h1, l1, q1);
-	NB_WLANES(2, h2, l2, q2);
-	NB_WLANES(3, h3, l3, q3);
+	NB_WLANES(0, u0, q0);
+	NB_WLANES(1, u1, q1);
+	NB_WLANES(2, u2, q2);
+	NB_WLANES(3, u3, q3);
 #undef NB_WLANES
 	/* lanes[a * vl + k] holds elements = a * vl + k mod 4 vl: the tree
 	 * merges lanes in element order */
 	nb_wstate_tree(lanes, 4 * vl);
-	for (; j < len; j++) {
-		svbool_t one = svwhilelt_b32_u64(0, 1);
-
-		nb_wstate_add(&tail, svlastb_f32(one, nb_sve_load(t, one, x, j)));
-	}
+	for (; j < len; j++)
+		nb_wstate_add(&tail, nb_first(t, (const char *)x + j * nb_sve_elem_size(t)) - c);
 	nb_wstate_merge(&lanes[0], &tail);
-	nb_wstate_normalize(&lanes[0]);
 	*w = lanes[0];
 }
 
-/* The write pass: y[0, len) = (((x - mu_hi) - mu_lo) * r) * g (+ b). */
+/* The write pass: y[0, len) = fma(x - mu_hi, r, -mlr) * g (+ b) (LayerNorm,
+ * mlr = mu_lo r), else (x * r) * g (+ b). */
 NB_SVE_INLINE void nb_scale_pass(enum nb_dtype t, const void *x, const void *g,
 				 const void *b, void *y, size_t len, float mu_hi,
-				 float mu_lo, float r, bool center, bool bias)
+				 float mlr, float r, bool center, bool bias)
 {
 	size_t vl = svcntw();
-	svfloat32_t vhi = svdup_n_f32(mu_hi), vlo = svdup_n_f32(mu_lo);
+	svfloat32_t vhi = svdup_n_f32(mu_hi), vmlr = svdup_n_f32(-mlr);
 	svfloat32_t vr = svdup_n_f32(r);
 
 	for (size_t j = 0; j < len; j += vl) {
@@ -195,8 +196,9 @@ NB_SVE_INLINE void nb_scale_pass(enum nb_dtype t, const void *x, const void *g,
 		svfloat32_t v = nb_sve_load(t, pg, x, j);
 
 		if (center)
-			v = svsub_f32_x(pg, svsub_f32_x(pg, v, vhi), vlo);
-		v = svmul_f32_x(pg, v, vr);
+			v = svmla_f32_x(pg, vmlr, svsub_f32_x(pg, v, vhi), vr);
+		else
+			v = svmul_f32_x(pg, v, vr);
 		if (bias)
 			v = svmla_f32_x(pg, nb_sve_load(t, pg, b, j), v, nb_sve_load(t, pg, g, j));
 		else
@@ -205,26 +207,26 @@ NB_SVE_INLINE void nb_scale_pass(enum nb_dtype t, const void *x, const void *g,
 	}
 }
 
-/* mu_hi, mu_lo (LayerNorm, else 0) and r of one row; false when a statistic
- * is not finite or underflowed (see NB_TINY), and the row must go to the
- * portable kernel. */
+/* mu_hi, mlr = mu_lo r (LayerNorm, else 0) and r of one row; false when a
+ * statistic is not finite or underflowed (see NB_TINY), and the row must go
+ * to the portable kernel. */
 NB_SVE_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 				enum nb_variant v, bool welford, const void *x, float *mu_hi,
-				float *mu_lo, float *r)
+				float *mlr, float *r)
 {
 	float eps = (float)p->conv.eps;
-	float total = 0.0f, div, ms, s = 0.0f;
+	float total = 0.0f, div, ms, s = 0.0f, s2 = 0.0f, mu_lo = 0.0f;
 
 	*mu_hi = 0.0f;
-	*mu_lo = 0.0f;
+	*mlr = 0.0f;
 	if (welford) {
 		struct nb_wstate w;
+		float c = nb_first(t, x);
 
-		nb_welford(t, x, p->n, &w);
-		if (!isfinite(w.mu_hi) || !isfinite(w.mu_lo))
+		nb_welford(t, x, p->n, c, &w);
+		nb_two_sum_f(c, w.mean, mu_hi, &mu_lo);
+		if (!isfinite(*mu_hi) || !isfinite(mu_lo))
 			return false;
-		*mu_hi = w.mu_hi;
-		*mu_lo = w.mu_lo;
 		total = w.m2;
 		div = (float)p->n;
 		if (!(total <= FLT_MAX) || (total < NB_TINY && eps * div < NB_TINY))
@@ -233,18 +235,23 @@ NB_SVE_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		ms = total > 0.0f ? total / div : 0.0f;
 		*r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
 						       : 1.0f / (sqrtf(ms) + eps);
-		return isfinite(*r);
+		*mlr = mu_lo * *r;
+		return isfinite(*r) && isfinite(*mlr);
 	}
 	switch (v) {
-	case NB_VARIANT_LAYERNORM:
-		nb_stats_pass(t, x, p->n, 0.0f, false, true, false, &s, NULL);
-		*mu_hi = s / (float)p->n;
+	case NB_VARIANT_LAYERNORM: {
+		/* the mean scheme (kernels/nb_kernels.h) */
+		float c = nb_first(t, x);
+
+		div = (float)p->n;
+		nb_stats_pass(t, x, p->n, c, true, true, false, &s, NULL);
+		*mu_hi = c + s / div;
 		if (!isfinite(*mu_hi))
 			return false;
-		nb_stats_pass(t, x, p->n, *mu_hi, true, true, true, &s, &total);
-		div = (float)p->n;
-		*mu_lo = s / div;
+		nb_stats_pass(t, x, p->n, *mu_hi, true, true, true, &s, &s2);
+		total = nb_mean_residual_f(s, s2, div, &mu_lo);
 		break;
+	}
 	case NB_VARIANT_PRMSNORM:
 		nb_stats_pass(t, x, p->k, 0.0f, false, false, true, NULL, &total);
 		div = (float)p->k;
@@ -260,19 +267,14 @@ NB_SVE_INLINE bool nb_row_stats(const struct nb_problem *p, enum nb_dtype t,
 		div = (float)p->n;
 		break;
 	}
-	if (!(total <= FLT_MAX) || !isfinite(*mu_lo) ||
+	if (!(total <= FLT_MAX) || !isfinite(mu_lo) ||
 	    (total < NB_TINY && eps * div < NB_TINY))
 		return false;
 	ms = total / div;
-	if (v == NB_VARIANT_LAYERNORM) {
-		/* mu_lo^2 <= S2 / n exactly; rounding may not make it negative */
-		ms = fmaf(-*mu_lo, *mu_lo, ms);
-		if (ms < 0.0f)
-			ms = 0.0f;
-	}
 	*r = p->conv.eps_mode == NB_EPS_INSIDE ? 1.0f / sqrtf(ms + eps)
 					       : 1.0f / (sqrtf(ms) + eps);
-	return isfinite(*r);
+	*mlr = mu_lo * *r;
+	return isfinite(*r) && isfinite(*mlr);
 }
 
 NB_SVE_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
@@ -285,16 +287,16 @@ NB_SVE_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 	for (size_t i = row_begin; i < row_end; i++) {
 		const char *x = (const char *)p->x + i * stride;
 		char *y = (char *)p->y + i * stride;
-		float mu_hi, mu_lo, r;
+		float mu_hi, mlr, r;
 
-		if (!nb_row_stats(p, t, v, welford, x, &mu_hi, &mu_lo, &r)) {
+		if (!nb_row_stats(p, t, v, welford, x, &mu_hi, &mlr, &r)) {
 			portable(p, i, i + 1, NULL, NULL);
 			continue;
 		}
 		if (center && p->bias)
-			nb_scale_pass(t, x, p->gain, p->bias, y, p->n, mu_hi, mu_lo, r, true, true);
+			nb_scale_pass(t, x, p->gain, p->bias, y, p->n, mu_hi, mlr, r, true, true);
 		else if (center)
-			nb_scale_pass(t, x, p->gain, NULL, y, p->n, mu_hi, mu_lo, r, true, false);
+			nb_scale_pass(t, x, p->gain, NULL, y, p->n, mu_hi, mlr, r, true, false);
 		else if (p->bias)
 			nb_scale_pass(t, x, p->gain, p->bias, y, p->n, 0.0f, 0.0f, r, false, true);
 		else
@@ -313,8 +315,9 @@ NB_SVE_INLINE void nb_fwd_rows(const struct nb_problem *p, size_t row_begin,
 #define NB_FWD_KERNEL(fn, variant, dtype, portable) \
 	NB_FWD_KERNEL_ALGO(fn, variant, dtype, false, portable)
 
-/* LayerNorm: y = g * (x - mu) * r (+ b), mu = mu_hi + mu_lo (above),
- * r = 1/sqrt(var + eps) (or 1/(sqrt(var) + eps)). 3 passes over x. */
+/* LayerNorm: y = g * (x - mu) * r (+ b), mu = mu_hi + mu_lo (the mean
+ * scheme above), r = 1/sqrt(var + eps) (or 1/(sqrt(var) + eps)). 3 passes
+ * over x (shifted sum; deviations and their squares; write). */
 NB_FWD_KERNEL(nb_layernorm_fwd_f32_sve, NB_VARIANT_LAYERNORM, NB_DTYPE_F32,
 	      nb_layernorm_fwd_f32_portable)
 NB_FWD_KERNEL(nb_layernorm_fwd_bf16_sve, NB_VARIANT_LAYERNORM, NB_DTYPE_BF16,
@@ -322,7 +325,7 @@ NB_FWD_KERNEL(nb_layernorm_fwd_bf16_sve, NB_VARIANT_LAYERNORM, NB_DTYPE_BF16,
 NB_FWD_KERNEL(nb_layernorm_fwd_f16_sve, NB_VARIANT_LAYERNORM, NB_DTYPE_F16,
 	      nb_layernorm_fwd_f16_portable)
 
-/* Welford LayerNorm: the same output from one compensated Welford statistics
+/* Welford LayerNorm: the same output from one shifted Welford statistics
  * pass; 2 passes over x. Rows it cannot do go to the portable two-pass
  * kernel of their dtype. */
 NB_FWD_KERNEL_ALGO(nb_layernorm_fwd_f32_welford_sve, NB_VARIANT_LAYERNORM, NB_DTYPE_F32,
