@@ -151,7 +151,7 @@ check: layering $(TESTS) $(BIN) $(NB_BIN)
 
 # arm64 under emulation (cross build; docs/arm64.md): NEON, and SVE at 128,
 # 256, 512 and 2048 bits; check-arm64 runs every suite, check-arm64-ci the
-# ISA and kernel suites (what .ci/run runs unless NB_CI_ARM64=0)
+# ISA and kernel suites (what .ci/run runs with NB_CI_ARM64=1)
 check-arm64 check-arm64-ci:
 	$(MAKE) ARCH=arm64 all build/arm64/nb_tests build/arm64/normbench-qemu
 	scripts/check-arm64.sh build/arm64 $(if $(filter check-arm64-ci,$@),ci,full)
