@@ -334,7 +334,9 @@ START_TEST(test_quick_run_show_export_force)
 	int rc;
 
 	rc = nb_run((const char *[]){ "run", "--quick", "-o", file, NULL }, &c);
-	ck_assert_msg(rc == 0, "run --quick: exit %d: %s", rc, c.err);
+	/* 5: a block-suite self-check fired; it judges timings, which a test
+	 * must not assert (the file is written either way) */
+	ck_assert_msg(rc == 0 || rc == 5, "run --quick: exit %d: %s", rc, c.err);
 	ck_assert_ptr_nonnull(strstr(c.out, file));
 	ck_assert_int_eq(nb_test_count_files(".tmp."), 0);
 	/* stderr is not a terminal here: no progress bar */
