@@ -64,24 +64,32 @@ static bool nb_any_nan(const double *x, size_t n)
 	return false;
 }
 
-/* z quantiles for the suggested process count: one-sided alpha 0.01 and
- * 80% power (docs/gate.md). */
-#define NB_Z_ALPHA 2.326
-#define NB_Z_POWER 0.842
-
 /* Processes per side that would likely put the interval on one side of
- * the threshold: n = 2 ((z_a + z_p) sd / gap)^2, gap the log distance of
- * the ratio from 1 + min_effect. */
-static int nb_suggest(double sd, double ratio, double up, int have)
+ * the threshold: the interval narrows as 1/sqrt(n), so with half-width h
+ * (log scale) at `have` processes and the estimate at log distance gap from
+ * 1 + min_effect, n = have (h / gap)^2 (docs/gate.md). */
+static int nb_suggest(double ratio, double lo, double hi, double up, int have)
 {
-	double gap = fabs(log(ratio) - log(up)), n;
+	double gap = fabs(log(ratio) - log(up)), h = 0.5 * (log(hi) - log(lo)), n;
 
-	if (!(sd > 0) || !(gap > 0))
+	if (!(h > 0) || !(gap > 0))
 		return NB_COMPARE_MAX_SUGGEST + 1;
-	n = 2.0 * pow((NB_Z_ALPHA + NB_Z_POWER) * sd / gap, 2.0);
+	n = (double)have * (h / gap) * (h / gap);
 	if (n > NB_COMPARE_MAX_SUGGEST)
 		return NB_COMPARE_MAX_SUGGEST + 1;
 	return (int)ceil(n) > have ? (int)ceil(n) : have + 1;
+}
+
+/* The fewest processes a side for which the rank interval exists at this
+ * alpha (5 at 0.01). */
+static size_t nb_least_processes(double alpha)
+{
+	for (size_t n = 2; n < NB_COMPARE_MAX_SUGGEST; n++) {
+		size_t k = 0;
+		if (nb_rank_interval_order(n, n, alpha, &k) == NB_OK && k >= 1)
+			return n;
+	}
+	return NB_COMPARE_MAX_SUGGEST;
 }
 
 /* The verdict from the process-level interval (see the header). */
@@ -90,11 +98,14 @@ static enum nb_verdict nb_decide(struct nb_compare_stat *st, const struct nb_com
 	double up = 1.0 + o->min_effect, down = 1.0 / up;
 	int have = (int)(st->runs_base < st->runs_new ? st->runs_base : st->runs_new);
 
-	if (st->runs_base < 2 || st->runs_new < 2) {
+	if (isnan(st->ci_lo) || isnan(st->ci_hi)) {
+		size_t least = nb_least_processes(o->alpha);
+
 		snprintf(st->reason, sizeof(st->reason), "%zu process(es) in BASE, %zu in NEW: "
-			 "the spread between processes is unknown with fewer than 2 a side",
-			 st->runs_base, st->runs_new);
-		st->suggest_processes = NB_COMPARE_MIN_PROCESSES;
+			 "a %g%% rank interval needs at least %zu a side",
+			 st->runs_base, st->runs_new, 100.0 * (1.0 - 2.0 * o->alpha), least);
+		st->suggest_processes = (int)(least > NB_COMPARE_MIN_PROCESSES ?
+					      least : NB_COMPARE_MIN_PROCESSES);
 		return NB_VERDICT_INCONCLUSIVE;
 	}
 	if (st->ci_lo > up)
@@ -112,7 +123,7 @@ static enum nb_verdict nb_decide(struct nb_compare_stat *st, const struct nb_com
 		 "slowdown of %g%% is neither shown nor excluded (between-process SD %.1f%%)",
 		 100.0 * (1.0 - 2.0 * o->alpha), st->ci_lo, st->ci_hi, up, 100.0 * o->min_effect,
 		 100.0 * st->sd_log);
-	st->suggest_processes = nb_suggest(st->sd_log, st->ratio, up, have);
+	st->suggest_processes = nb_suggest(st->ratio, st->ci_lo, st->ci_hi, up, have);
 	return NB_VERDICT_INCONCLUSIVE;
 }
 
@@ -1210,11 +1221,11 @@ static void nb_print_files(const char *side, const struct nb_compare_file *f, si
 static void nb_rule_line(const struct nb_compare_report *rep, FILE *out)
 {
 	fprintf(out, "rule (docs/gate.md): one number per process, the lower quartile of its "
-		"samples; REGRESSED when the whole %g%% Welch t interval of the ratio of their "
-		"geometric means (new/base) lies "
-		"above %.4g (improved: below %.4g); INCONCLUSIVE when it holds %.4g or a side "
-		"has fewer than 2 processes\n", 100.0 * rep->ci_level, 1.0 + rep->opts.min_effect,
-		1.0 / (1.0 + rep->opts.min_effect), 1.0 + rep->opts.min_effect);
+		"samples; REGRESSED when the whole %g%% rank interval (Hodges-Lehmann) of their "
+		"ratio (new/base) lies above %.4g (improved: below %.4g); INCONCLUSIVE when it "
+		"holds %.4g or a side has too few processes for it\n", 100.0 * rep->ci_level,
+		1.0 + rep->opts.min_effect, 1.0 / (1.0 + rep->opts.min_effect),
+		1.0 + rep->opts.min_effect);
 }
 
 void nb_compare_print_text(const struct nb_compare_report *rep, bool table, FILE *out)

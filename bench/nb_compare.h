@@ -23,16 +23,17 @@
  * worker process of each file (an old file: one process) gives one number,
  * the lower quartile of its samples (NB_COMPARE_PROCESS_QUANTILE); m_a
  * (base) and m_b (new) those numbers.
- *   ratio    = exp(mean log m_b - mean log m_a), [ci_lo, ci_hi] its Welch t
- *              interval on the log scale at level 1 - 2 alpha (so ci_lo
- *              alone is a one-sided 1 - alpha lower confidence bound)
- *   p_slower, p_faster = one-sided Welch t p-values of "no difference"
+ *   ratio    = the Hodges-Lehmann estimate exp(median of log m_b - log m_a
+ *              over all pairs), [ci_lo, ci_hi] the rank interval that inverts
+ *              the Mann-Whitney test at level 1 - 2 alpha (nb_process_ratio;
+ *              ci_lo alone is a one-sided >= 1 - alpha lower bound)
+ *   p_slower, p_faster = one-sided Mann-Whitney p-values on the levels
  *   REGRESSED    ci_lo > 1 + min_effect (implies p_slower < alpha)
  *   IMPROVED     ci_hi < 1 / (1 + min_effect) (the mirror image)
  *   SLOWER / FASTER / SAME  ci_hi <= 1 + min_effect (a regression of the
  *                minimum effect is excluded), by p_slower / p_faster <= alpha
- *   INCONCLUSIVE fewer than 2 processes on a side (their spread is
- *                unknown), or ci_hi > 1 + min_effect >= ci_lo (a regression
+ *   INCONCLUSIVE too few processes on a side for the interval (5 at
+ *                alpha 0.01), or ci_hi > 1 + min_effect >= ci_lo (a regression
  *                of the minimum effect is neither shown nor excluded); the
  *                reason and a suggested process count are reported
  *   NODATA       a side without samples (or a median that is not > 0)

@@ -194,16 +194,15 @@ static int nb_cmp_pooled(const void *pa, const void *pb)
  * counts reach C(98, 49) ~ 2.5e28; each is a sum of exact-ish terms, so
  * the relative error stays ~1e-15). u is an integer here (no ties).
  */
-static enum nb_status nb_exact_u_tails(size_t m, size_t n, double u, double *p_le,
-				       double *p_ge)
+static enum nb_status nb_exact_u_counts(size_t m, size_t n, double **counts)
 {
 	size_t umax = m * n;
 	size_t N = m + n;
 	/* f[j][s]: subsets of size j of the ranks seen so far with U-sum s,
 	 * where a subset's U-sum is its rank sum minus j(j+1)/2 */
 	double *f = calloc((m + 1) * (umax + 1), sizeof(*f));
-	double total = 0.0, le = 0.0, ge = 0.0;
 
+	*counts = NULL;
 	if (!f)
 		return nb_fail(NB_ERR_NOMEM, "no memory for the exact U distribution");
 	f[0] = 1.0;
@@ -220,18 +219,73 @@ static enum nb_status nb_exact_u_tails(size_t m, size_t n, double u, double *p_l
 				dst[s] += src[s - add];
 		}
 	}
-	for (size_t s = 0; s <= umax; s++) {
-		double c = f[m * (umax + 1) + s];
-		total += c;
+	/* the counts of size-m subsets: move them to the front */
+	memmove(f, f + m * (umax + 1), (umax + 1) * sizeof(*f));
+	*counts = f;
+	return NB_OK;
+}
+
+static enum nb_status nb_exact_u_tails(size_t m, size_t n, double u, double *p_le,
+				       double *p_ge)
+{
+	double *c, total = 0.0, le = 0.0, ge = 0.0;
+	enum nb_status st = nb_exact_u_counts(m, n, &c);
+
+	if (st != NB_OK)
+		return st;
+	for (size_t s = 0; s <= m * n; s++) {
+		total += c[s];
 		if ((double)s <= u)
-			le += c;
+			le += c[s];
 		if ((double)s >= u)
-			ge += c;
+			ge += c[s];
 	}
-	free(f);
+	free(c);
 	*p_le = le / total;
 	*p_ge = ge / total;
 	return NB_OK;
+}
+
+enum nb_status nb_rank_interval_order(size_t na, size_t nb, double alpha, size_t *k)
+{
+	*k = 0;
+	if (na == 0 || nb == 0 || !(alpha > 0.0 && alpha < 0.5))
+		return nb_fail(NB_ERR_INVALID, "rank interval: empty side or alpha outside (0, 0.5)");
+	if (na < 50 && nb < 50) {
+		double *c, total = 0.0, cum = 0.0;
+		enum nb_status st = nb_exact_u_counts(na, nb, &c);
+
+		if (st != NB_OK)
+			return st;
+		for (size_t s = 0; s <= na * nb; s++)
+			total += c[s];
+		/* the largest k with P(U <= k - 1) <= alpha */
+		for (size_t s = 0; s <= na * nb; s++) {
+			cum += c[s];
+			if (cum / total > alpha * (1.0 + 1e-12))
+				break;
+			*k = s + 1;
+		}
+		free(c);
+		return NB_OK;
+	}
+	{
+		/* normal approximation with continuity correction (Hollander &
+		 * Wolfe): k = floor(mn/2 - z sqrt(mn(m+n+1)/12) + 1/2) */
+		double mn = (double)na * (double)nb, lo = 0.0, hi = 40.0, z, kk;
+
+		for (int i = 0; i < 200; i++) {
+			z = 0.5 * (lo + hi);
+			if (nb_norm_cdf(-z) > alpha)
+				lo = z;
+			else
+				hi = z;
+		}
+		z = hi;
+		kk = floor(mn / 2.0 - z * sqrt(mn * ((double)(na + nb) + 1.0) / 12.0) + 0.5);
+		*k = kk > 0.0 ? (size_t)kk : 0;
+		return NB_OK;
+	}
 }
 
 enum nb_status nb_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
@@ -530,44 +584,52 @@ static void nb_log_mean_var(const double *x, size_t n, double *mean, double *var
 enum nb_status nb_process_ratio(const double *a, size_t na, const double *b, size_t nb,
 				double alpha, struct nb_process_test *out)
 {
-	double ma, va, mb, vb, q, se2, t;
+	double ma, va, mb, vb, *d;
+	size_t n, k;
+	enum nb_status st;
+	struct nb_rank_test rt;
 
 	*out = (struct nb_process_test){ .na = na, .nb = nb, .ratio = NAN, .lo = NAN,
-		.hi = NAN, .p_slower = NAN, .p_faster = NAN, .df = NAN, .sd_log = NAN };
+		.hi = NAN, .p_slower = NAN, .p_faster = NAN, .sd_log = NAN };
 	if (!a || !b || na == 0 || nb == 0 || !(alpha > 0.0 && alpha < 0.5))
 		return nb_fail(NB_ERR_INVALID, "process test: empty side or alpha outside (0, 0.5)");
 	for (size_t i = 0; i < na; i++)
 		if (!(a[i] > 0.0) || !isfinite(a[i]))
-			return nb_fail(NB_ERR_INVALID, "process test: a BASE median is not > 0");
+			return nb_fail(NB_ERR_INVALID, "process test: a BASE level is not > 0");
 	for (size_t i = 0; i < nb; i++)
 		if (!(b[i] > 0.0) || !isfinite(b[i]))
-			return nb_fail(NB_ERR_INVALID, "process test: a NEW median is not > 0");
+			return nb_fail(NB_ERR_INVALID, "process test: a NEW level is not > 0");
+	n = na * nb;
+	d = malloc(n * sizeof(*d));
+	if (!d)
+		return nb_fail(NB_ERR_NOMEM, "process test: out of memory");
+	/* every pairwise log ratio new/base (the Hodges-Lehmann differences) */
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			d[i * nb + j] = log(b[j]) - log(a[i]);
+	nb_sort_doubles(d, n);
+	out->ratio = exp(nb_quantile_sorted(d, n, 0.5));
 	nb_log_mean_var(a, na, &ma, &va);
 	nb_log_mean_var(b, nb, &mb, &vb);
-	out->ratio = exp(mb - ma);
-	if (na < 2 || nb < 2)
-		return NB_OK;
-	out->sd_log = sqrt(((double)(na - 1) * va + (double)(nb - 1) * vb) /
-			   (double)(na + nb - 2));
-	q = va / (double)na;
-	se2 = q + vb / (double)nb;
-	if (!(se2 > 0.0)) {
-		/* identical medians within each side: the difference is exact */
-		out->df = (double)(na + nb - 2);
-		out->lo = out->hi = out->ratio;
-		out->p_slower = mb > ma ? 0.0 : 1.0;
-		out->p_faster = mb < ma ? 0.0 : 1.0;
-		return NB_OK;
+	if (na >= 2 && nb >= 2)
+		out->sd_log = sqrt(((double)(na - 1) * va + (double)(nb - 1) * vb) /
+				   (double)(na + nb - 2));
+	st = nb_rank_interval_order(na, nb, alpha, &k);
+	if (st == NB_OK && k >= 1) {
+		out->order = k;
+		out->lo = exp(d[k - 1]);
+		out->hi = exp(d[n - k]);
 	}
-	/* Welch-Satterthwaite degrees of freedom */
-	out->df = se2 * se2 / (q * q / (double)(na - 1) +
-			       (vb / (double)nb) * (vb / (double)nb) / (double)(nb - 1));
-	t = (mb - ma) / sqrt(se2);
-	out->p_slower = 1.0 - nb_student_t_cdf(t, out->df);
-	out->p_faster = nb_student_t_cdf(t, out->df);
-	q = nb_student_t_quantile(1.0 - alpha, out->df) * sqrt(se2);
-	out->lo = exp(mb - ma - q);
-	out->hi = exp(mb - ma + q);
+	free(d);
+	if (st != NB_OK)
+		return st;
+	/* one-sided rank tests of "no difference" on the same levels */
+	if ((st = nb_mann_whitney(a, na, b, nb, NB_ALT_GREATER, &rt)) != NB_OK)
+		return st;
+	out->p_slower = rt.p;
+	if ((st = nb_mann_whitney(a, na, b, nb, NB_ALT_LESS, &rt)) != NB_OK)
+		return st;
+	out->p_faster = rt.p;
 	return NB_OK;
 }
 

@@ -118,24 +118,35 @@ double nb_student_t_quantile(double p, double df);
 
 /*
  * The gate's statistic (docs/gate.md): a and b are one number per process
- * (per-process medians, seconds), na and nb processes. On the log scale,
- * Welch's t: ratio = exp(mean log b - mean log a) (a ratio of geometric
- * means), [lo, hi] = exp(diff -+ t_{1-alpha, df} se), so lo alone is a
- * one-sided 1 - alpha lower confidence bound and hi an upper one; p_slower
- * and p_faster are the one-sided p-values of H0: equal means. With fewer
- * than two processes on a side only ratio is set (the between-process
- * variance is unknown). sd_log: the pooled between-process SD of log
- * medians (the noise a suggested process count is derived from).
+ * (its level, seconds), na and nb processes. The Hodges-Lehmann estimate and
+ * the distribution-free interval that inverts the Mann-Whitney test: with
+ * D_(1) <= ... <= D_(na nb) the sorted pairwise log ratios log b_j - log a_i,
+ *   ratio = exp(median D),  [lo, hi] = [exp D_(k), exp D_(na nb + 1 - k)],
+ * k the largest order with P(U <= k - 1) <= alpha under "same distribution"
+ * (nb_rank_interval_order), so lo alone is a one-sided >= 1 - alpha lower
+ * confidence bound for the shift and hi an upper one. No assumption on the
+ * shape of the between-process spread: a few slow processes (a state that
+ * lasts a whole process) move the interval by a few order statistics, not
+ * by their size. When k is 0 (too few processes for this alpha: fewer than
+ * 5 a side at 0.01) lo and hi stay NaN. p_slower and p_faster are the
+ * one-sided Mann-Whitney p-values on the same levels. sd_log: the pooled
+ * SD of log levels, for information.
  */
 struct nb_process_test {
 	size_t na, nb;
 	double ratio, lo, hi;
 	double p_slower, p_faster;
-	double df;
+	size_t order;         /* k above; 0 when no interval */
 	double sd_log;
 };
 enum nb_status nb_process_ratio(const double *a, size_t na, const double *b, size_t nb,
 				double alpha, struct nb_process_test *out);
+
+/* The order k of the rank interval above: the largest k with
+ * P(U <= k - 1) <= alpha for the Mann-Whitney U of na against nb values
+ * (exact below 50 a side, else the normal approximation); 0 when even
+ * P(U = 0) = 1 / C(na + nb, na) exceeds alpha. */
+enum nb_status nb_rank_interval_order(size_t na, size_t nb, double alpha, size_t *k);
 
 /* Percentile-bootstrap CI (level, e.g. 0.95) of the median of all samples
  * of nruns processes (runs[r] holds n[r] samples), the process as the unit:

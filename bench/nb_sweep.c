@@ -397,8 +397,9 @@ static const char nb_preset_help[] =
 	"           1x4096,64x4096,512x4096,4096x4096 x threads 1..2, hot (~3-5 min)\n"
 	"  quick    the same variants, f32 fwd, 64x1024,16x4096, threads 1..2,\n"
 	"           10 short samples (well under a minute; tests and smoke runs)\n"
-	"  ci       f32,bf16 x fwd,bwd x 1x4096,64x4096,512x4096, 1 thread, 20\n"
-	"           samples: stable cells for a regression gate\n"
+	"  ci       f32,bf16 x fwd,bwd x 1x4096,64x4096,512x4096, 1 thread, 48\n"
+	"           samples in 16 worker processes, kernel cells only (add\n"
+	"           --suite kernel,block for the block suite): the regression gate\n"
 	"  paper    every variant incl. flashnorm x f32,bf16,f16 x fwd,bwd x\n"
 	"           rows 1,64,1024 x d 1024..16384 x threads 1..cores (long)\n"
 	"  vendor   every variant, dtype and usable ISA level (--all-isa), hot\n"
@@ -474,6 +475,9 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 		static const size_t rows[] = { 1, 64, 512 }, ds[] = { 4096 };
 		nb_shapes_grid(s, rows, 3, ds, 1);
 		nb_threads_upto(s, 1, cores);
+		/* 16 processes of 3 samples: the count the gate needs on a
+		 * noisy VM (bench/nb_workers.h, docs/gate.md) */
+		s->samples = 48;
 		s->warmup_ms = 20;
 		s->min_sample_ms = 2;
 		s->max_sample_ms = 50;

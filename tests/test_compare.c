@@ -47,18 +47,20 @@ static struct nb_compare_side nb_side1(const double *x, size_t n, const double *
 }
 
 /*
- * The rule on process levels with a textbook Welch t: six processes a side
- * whose log levels deviate from their side's mean by d = {-2, -1, 0, 1, 2,
- * 0} %. Both sides have variance s^2 = sum d^2 / 5 = 2e-4, so se =
- * sqrt(2 s^2 / 6) = 0.0081650, Welch's df = (2q)^2 / (2 q^2 / 5) = 10
- * exactly, and the one-sided 99% point is t_{0.99,10} = 2.7638 (tables):
- * the interval is ratio * exp(-+0.022566). At ratio 1.10 its low end
- * 1.0755 clears 1.05: REGRESSED; at 1.06 it holds 1.05 ([1.0363, 1.0842]):
- * INCONCLUSIVE; at 1.025 its top 1.0484 stays below 1.05 and t = 3.02 >
- * 2.76: "slower"; at 1.02 (t = 2.43): "same". Each mirrors to the other
- * side (the improvement line is 1/1.05).
+ * The rule on process levels, by hand: six processes a side whose log
+ * levels deviate from their side's centre by d = {-2, -1, 0, 1, 2, 0} %
+ * (NEW's in another order). The 36 pairwise log ratios are log(ratio) +
+ * d_j - d_i; for 6 against 6 at alpha 0.01 the rank interval takes the 4th
+ * smallest and the 33rd (exact U null: P(U <= 3) = 7/924 <= 0.01 <
+ * P(U <= 4) = 12/924), and the 4th smallest d_j - d_i is -2 %, the 33rd
+ * +2 % (counted by enumeration): the interval is ratio * exp(-+0.02), the
+ * estimate the ratio itself. At ratio 1.10 its low end 1.0782 clears 1.05:
+ * REGRESSED; at 1.06 it holds 1.05 ([1.0390, 1.0814]): INCONCLUSIVE; at
+ * 1.025 its top 1.0457 stays below 1.05 and the one-sided rank test gives
+ * U = 33, p = 7/924 <= 0.01: "slower"; at 1.02 (U = 28, p = 0.066): "same".
+ * Each mirrors to the other side (the improvement line is 1/1.05).
  */
-START_TEST(test_rule_textbook_welch)
+START_TEST(test_rule_textbook_rank)
 {
 	static const double dev[6] = { -0.02, -0.01, 0.0, 0.01, 0.02, 0.0 };
 	static const struct { double ratio; enum nb_verdict v, mirror; } cases[] = {
@@ -67,7 +69,7 @@ START_TEST(test_rule_textbook_welch)
 		{ 1.025, NB_VERDICT_SLOWER, NB_VERDICT_FASTER },
 		{ 1.02, NB_VERDICT_SAME, NB_VERDICT_SAME },
 	};
-	const double half = 2.7638 * sqrt(2.0 * 2e-4 / 6.0);
+	const double half = 0.02;
 	struct nb_compare_opts o = nb_defaults();
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -86,8 +88,8 @@ START_TEST(test_rule_textbook_welch)
 		ck_assert_int_eq(nb_compare_runs(&sa, &sb, &o, 1, &s), NB_OK);
 		ck_assert_uint_eq(s.runs_base, 6);
 		ck_assert_double_eq_tol(s.ratio, cases[c].ratio, 1e-12);
-		ck_assert_double_eq_tol(s.ci_lo, cases[c].ratio * exp(-half), 2e-5);
-		ck_assert_double_eq_tol(s.ci_hi, cases[c].ratio * exp(half), 2e-5);
+		ck_assert_double_eq_tol(s.ci_lo, cases[c].ratio * exp(-half), 1e-12);
+		ck_assert_double_eq_tol(s.ci_hi, cases[c].ratio * exp(half), 1e-12);
 		ck_assert_double_eq_tol(s.sd_log, sqrt(2e-4), 1e-12);
 		ck_assert_msg(s.verdict == cases[c].v, "ratio %g: %s", cases[c].ratio,
 			      nb_verdict_name(s.verdict));
@@ -99,9 +101,11 @@ START_TEST(test_rule_textbook_welch)
 END_TEST
 
 /* An inconclusive cell says why and how many processes would decide it:
- * with one process a side nothing is known of their spread (the suggestion
- * is the minimum); at ratio 1.06 above, n = 2 ((2.326 + 0.842) sd / gap)^2
- * with gap = log(1.06/1.05) = 0.009479 and sd = 0.014142: 44.7 -> 45. */
+ * with one process a side there is no interval (the suggestion is the
+ * minimum); at ratio 1.06 above (same deviations on both sides, so again
+ * the interval ratio * exp(-+0.02)), the half-width h = 0.02 shrinks as
+ * 1/sqrt(n): n = 6 (h / gap)^2 with gap = log(1.06/1.05) = 0.009479:
+ * 26.7 -> 27. */
 START_TEST(test_rule_inconclusive_reason)
 {
 	static const double dev[6] = { -0.02, -0.01, 0.0, 0.01, 0.02, 0.0 };
@@ -116,7 +120,7 @@ START_TEST(test_rule_inconclusive_reason)
 	/* one process a side: even a 2x slowdown is not a verdict */
 	ck_assert_int_eq(nb_compare_samples(a, 1, b, 1, &o, 1, &s), NB_OK);
 	ck_assert_int_eq(s.verdict, NB_VERDICT_INCONCLUSIVE);
-	ck_assert_ptr_nonnull(strstr(s.reason, "fewer than 2"));
+	ck_assert_ptr_nonnull(strstr(s.reason, "needs at least 5 a side"));
 	ck_assert_int_eq(s.suggest_processes, NB_COMPARE_MIN_PROCESSES);
 	ck_assert_double_eq_tol(s.ratio, 2.0, 1e-12);
 
@@ -129,7 +133,7 @@ START_TEST(test_rule_inconclusive_reason)
 	ck_assert_int_eq(nb_compare_runs(&sx, &sy, &o, 1, &s), NB_OK);
 	ck_assert_int_eq(s.verdict, NB_VERDICT_INCONCLUSIVE);
 	ck_assert_ptr_nonnull(strstr(s.reason, "neither shown nor excluded"));
-	ck_assert_int_eq(s.suggest_processes, 45);
+	ck_assert_int_eq(s.suggest_processes, 27);
 	/* right at the threshold no process count would do */
 	for (int i = 0; i < 6; i++)
 		y[i] = 1.05e-3 * exp(dev[i]);
@@ -177,28 +181,31 @@ END_TEST
  * its whole 98% interval inside [1.06 / 1.00099, 1.06105] > 1.05 (each
  * pooled median stays in the middle cluster unless >= 150 of 300 draws come
  * from one outer cluster, 6 standard deviations out). On process levels
- * (lower quartiles) the ratio is still 1.06, but their log SD (0.18) gives a Welch interval
- * of about exp(-+0.6) around it: INCONCLUSIVE, no false alarm.
+ * (lower quartiles, here two processes at each level a side) the ratio is
+ * still 1.06, but the rank interval's ends are pairs of opposite outer
+ * levels, 1.06 * 0.8/1.2 and 1.06 * 1.2/0.8: INCONCLUSIVE, no false alarm.
  */
 START_TEST(test_runs_process_unit)
 {
 	enum { N = 100 };
-	static const double level[3] = { 1.0, 1.2, 0.8 };
-	static double base[3][N], cand[3][N], pb[3 * N], pn[3 * N];
-	const double *br[3] = { base[0], base[1], base[2] };
-	const double *cr[3] = { cand[0], cand[1], cand[2] };
-	size_t n[3] = { N, N, N };
-	struct nb_compare_side bs = { br, n, 3 }, cs = { cr, n, 3 };
+	static const double level[6] = { 1.0, 1.2, 0.8, 1.0, 1.2, 0.8 };
+	static double base[6][N], cand[6][N], pb[3 * N], pn[3 * N];
+	const double *br[6] = { base[0], base[1], base[2], base[3], base[4], base[5] };
+	const double *cr[6] = { cand[0], cand[1], cand[2], cand[3], cand[4], cand[5] };
+	size_t n[6] = { N, N, N, N, N, N };
+	struct nb_compare_side bs = { br, n, 6 }, cs = { cr, n, 6 };
 	struct nb_compare_opts o = nb_defaults();
 	struct nb_compare_stat s;
 	double r, lo, hi;
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 6; k++)
 		for (int i = 0; i < N; i++) {
 			base[k][i] = level[k] * (1.0 + i * 1e-5);
 			cand[k][i] = 1.06 * base[k][i];
-			pb[N * k + i] = base[k][i];
-			pn[N * k + i] = cand[k][i];
+			if (k < 3) {
+				pb[N * k + i] = base[k][i];
+				pn[N * k + i] = cand[k][i];
+			}
 		}
 	ck_assert_int_eq(nb_bootstrap_ratio_ci(pb, 3 * N, pn, 3 * N, 5, 2000, 0.98, &r, &lo,
 					       &hi), NB_OK);
@@ -206,8 +213,8 @@ START_TEST(test_runs_process_unit)
 		      "pooled sample-level interval [%g, %g]", lo, hi);
 
 	ck_assert_int_eq(nb_compare_runs(&bs, &cs, &o, 5, &s), NB_OK);
-	ck_assert_uint_eq(s.runs_base, 3);
-	ck_assert_uint_eq(s.n_new, 3 * N);
+	ck_assert_uint_eq(s.runs_base, 6);
+	ck_assert_uint_eq(s.n_new, 6 * N);
 	ck_assert_double_eq_tol(s.ratio, 1.06, 1e-9);
 	ck_assert_msg(s.ci_lo < 0.8 && s.ci_hi > 1.3, "[%g, %g]", s.ci_lo, s.ci_hi);
 	ck_assert_int_eq(s.verdict, NB_VERDICT_INCONCLUSIVE);
@@ -221,20 +228,23 @@ END_TEST
  * (for the false alarms also one sample in 8 preempted, x 1.3 .. 3, at
  * random). Seeded: the same numbers every run, a few milliseconds.
  *  - A/A with --min-effect 0: REGRESSED then means "ci_lo > 1", a one-sided
- *    Welch test at alpha 0.01 on the process levels, so about 1% of 4000
- *    comparisons may regress: at most 1% + 3 binomial SDs (1.47%), and,
+ *    rank test at alpha 0.01 on the process levels; for 6 against 6 its
+ *    exact size is P(U <= 3) = 7/924 = 0.76%, so about 30 of 4000
+ *    comparisons regress: at most 1% + 3 binomial SDs (1.47%), and,
  *    without preempted samples, at least 0.4% (the rule is not silent: a
  *    test that never fires proves nothing). Taking every sample as its own
  *    unit instead flags far more: sb = 5% dwarfs the 2% jitter, the samples
  *    of a process are 86% correlated, and the SE is underestimated ~2.6x.
- *  - With the default 5% effect an A/A alarm needs the estimate 5% plus
- *    2.55 SEs above 1: none in 4000.
+ *  - With the default 5% effect an A/A alarm needs the 4th smallest of 36
+ *    pairwise ratios above 1.05, about 3 SDs of a level: none in 4000.
  *  - A real 10% slowdown, 10 processes a side, sb = 1.5%: the lower
  *    quartile of 8 normal samples has an SD of sqrt(0.25 * 0.75 / 8) /
  *    phi(z_0.25) = 0.48 sigma, so a process level has an SD of
  *    sqrt(0.015^2 + (0.48 * 0.02)^2) = 1.78%, the log ratio an SE of
- *    sqrt(2/10) * 0.0178 = 0.0080; the low end of the interval sits near
- *    1.10 exp(-2.55 * 0.0080) = 1.078, 3.4 SEs above 1.05: at least 95% of
+ *    sqrt(2/10) * 0.0178 = 0.0080; for normal levels the rank interval is
+ *    about as wide as a t interval (relative efficiency 3/pi: ~2% wider),
+ *    so its low end sits near 1.10 exp(-2.6 * 0.0080) = 1.078, 3.4 SEs
+ *    above 1.05: at least 95% of
  *    1000 comparisons must regress (the preempted samples stay out here).
  */
 static size_t nb_simulate(size_t trials, int procs, double sb, double ratio,
@@ -416,8 +426,9 @@ static void nb_syn_write(const char *path, const struct nb_syn *s)
  * each sample jittered by 2%, 2 unmarked outliers per cell: a process
  * level (lower quartile of 6) has an SD of about
  * sqrt((0.48 * 0.02 * sqrt(8/6))^2 + 0.01^2) = 1.5%, the log ratio of two
- * sides of 10 sqrt(2/10) times that, 0.67%, and the 98% Welch interval
- * (df ~ 18, t = 2.55) reaches 1.7% either side of the estimate. */
+ * sides of 10 sqrt(2/10) times that, 0.67%, and the 98% rank interval
+ * (about as wide as a t interval with df 18, t = 2.55, for normal levels)
+ * reaches about 1.7% either side of the estimate. */
 static struct nb_syn nb_noise(double shift, uint64_t seed)
 {
 	return (struct nb_syn){ .shift = shift, .sigma = 0.02, .outliers = 2,
@@ -520,16 +531,16 @@ START_TEST(test_improvements_and_symmetry)
 END_TEST
 
 /* Samples marked as preempted (ctx_switches > 0) are left out on both sides
- * when every process keeps >= NB_COMPARE_MIN_CLEAN clean ones. Four
- * processes of 20 samples a side; in NEW 15 of each process's 20 are
+ * when every process keeps >= NB_COMPARE_MIN_CLEAN clean ones. Five
+ * processes (the fewest the rank interval needs) of 20 samples a side; in NEW 15 of each process's 20 are
  * preempted (x 3): with them every process's lower quartile lies between
  * its 5th and 6th smallest samples, 1 and 3 (x 2.5: a certain regression);
  * the 5 clean ones say there is none. With 16
  * preempted only 4 clean remain: both sides keep every sample. */
 static void nb_preempted_cell(struct nb_results *r, size_t preempted, uint64_t seed)
 {
-	struct nb_syn s = { .sigma = 0.01, .samples = 80, .seed = seed, .marked = true,
-			    .processes = 4 };
+	struct nb_syn s = { .sigma = 0.01, .samples = 100, .seed = seed, .marked = true,
+			    .processes = 5 };
 	struct nb_rng rng;
 
 	nb_results_init(r);
@@ -555,13 +566,13 @@ START_TEST(test_preempted_samples)
 	nb_preempted_cell(&rn, 15, 2);
 	ck_assert_int_eq(nb_compare_results(&ib, 1, &in, 1, &o, &rep), NB_OK);
 	ck_assert(rep.rows[0].filtered);
-	ck_assert_uint_eq(rep.rows[0].s.n_new, 20);
-	ck_assert_uint_eq(rep.rows[0].new_total, 80);
+	ck_assert_uint_eq(rep.rows[0].s.n_new, 25);
+	ck_assert_uint_eq(rep.rows[0].new_total, 100);
 	ck_assert_int_ne(rep.rows[0].s.verdict, NB_VERDICT_REGRESSED);
 	o.all_samples = true;
 	ck_assert_int_eq(nb_compare_results(&ib, 1, &in, 1, &o, &rep), NB_OK);
 	ck_assert(!rep.rows[0].filtered);
-	ck_assert_uint_eq(rep.rows[0].s.n_new, 80);
+	ck_assert_uint_eq(rep.rows[0].s.n_new, 100);
 	ck_assert_int_eq(rep.rows[0].s.verdict, NB_VERDICT_REGRESSED);
 	nb_results_free(&rn);
 
@@ -569,7 +580,7 @@ START_TEST(test_preempted_samples)
 	nb_preempted_cell(&rn, 16, 2);
 	ck_assert_int_eq(nb_compare_results(&ib, 1, &in, 1, &o, &rep), NB_OK);
 	ck_assert(!rep.rows[0].filtered);
-	ck_assert_uint_eq(rep.rows[0].s.n_base, 80);
+	ck_assert_uint_eq(rep.rows[0].s.n_base, 100);
 	ck_assert_int_eq(rep.rows[0].s.verdict, NB_VERDICT_REGRESSED);
 	ck_assert_int_eq(rep.exit_code, NB_EXIT_REGRESSION);
 	nb_compare_report_free(&rep);
@@ -593,9 +604,9 @@ static void nb_level_cell(struct nb_results *r, double level)
 }
 
 /* Two old-style files (one process each) a side; BASE's second run was
- * disturbed (2x). Pooled, the two base processes differ by log 2 = 0.69:
- * Welch's interval (df ~ 1, t = 31.8) spans orders of magnitude, ci_lo is
- * far below 1.05: INCONCLUSIVE, never REGRESSED. --runs best keeps one
+ * disturbed (2x). Pooled, two processes a side are too few for the rank
+ * interval (5 at alpha 0.01): INCONCLUSIVE, never REGRESSED, though the
+ * undisturbed runs alone would read 1.3. --runs best keeps one
  * process a side (BASE's fast one, pick 0; NEW's fastest, pick 1), and one
  * process says nothing of their spread: INCONCLUSIVE too. */
 START_TEST(test_runs_best)
@@ -615,8 +626,8 @@ START_TEST(test_runs_best)
 	ck_assert_uint_eq(rep.rows[0].base_runs, 2);
 	ck_assert_int_eq(rep.rows[0].base_pick, -1);
 	ck_assert_uint_eq(rep.rows[0].s.n_base, 40);
-	ck_assert(rep.rows[0].s.ci_lo < 0.66);
-	ck_assert_int_ne(rep.rows[0].s.verdict, NB_VERDICT_REGRESSED);
+	ck_assert(isnan(rep.rows[0].s.ci_lo));
+	ck_assert_int_eq(rep.rows[0].s.verdict, NB_VERDICT_INCONCLUSIVE);
 	o.runs = NB_RUNS_BEST;
 	ck_assert_int_eq(nb_compare_results(ib, 2, in, 2, &o, &rep), NB_OK);
 	ck_assert_int_eq(rep.rows[0].base_pick, 0);
@@ -998,7 +1009,7 @@ Suite *nb_suite_compare(void)
 	TCase *files = tcase_create("files");
 	TCase *cli = tcase_create("cli");
 
-	tcase_add_test(rule, test_rule_textbook_welch);
+	tcase_add_test(rule, test_rule_textbook_rank);
 	tcase_add_test(rule, test_rule_inconclusive_reason);
 	tcase_add_test(rule, test_rule_wiring_and_edges);
 	tcase_add_test(rule, test_runs_process_unit);

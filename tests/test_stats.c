@@ -393,35 +393,77 @@ START_TEST(test_student_t_closed_forms)
 }
 END_TEST
 
-/* nb_process_ratio by hand: base log medians {0, 0.02}, new {0.1, 0.14}:
- * means 0.01 and 0.12, variances 2e-4 and 8e-4, se = sqrt(1e-4 + 4e-4),
- * Welch df = (5e-4)^2 / ((1e-4)^2 + (4e-4)^2) = 25/17; ratio exp(0.11). */
+/* nb_process_ratio by hand: base log levels {0, .01, .02, .03, .04}, new
+ * the same plus 0.1. The 25 pairwise log ratios are 0.1 + 0.01 (j - i):
+ * 0.06 once, 0.07 twice, ... 0.10 five times, ... 0.14 once, so the
+ * Hodges-Lehmann estimate (13th) is 0.10. For 5 against 5 the exact null
+ * distribution of U has P(U <= 0) = 1/252, P(U <= 1) = 2/252 <= 0.01 <
+ * P(U <= 2) = 4/252: order k = 2, the interval [D_(2), D_(24)] =
+ * [0.07, 0.13]. Every new level is above every base level: U = 25,
+ * one-sided p = 1/252. */
 START_TEST(test_process_ratio_by_hand)
 {
-	const double a[2] = { 1.0, exp(0.02) }, b[2] = { exp(0.1), exp(0.14) };
+	double a[5], b[5];
 	const double one[1] = { 1.0 }, bad[2] = { 1.0, 0.0 };
 	struct nb_process_test t;
-	double se = sqrt(5e-4), df = 25.0 / 17.0, q;
 
-	ck_assert_int_eq(nb_process_ratio(a, 2, b, 2, 0.01, &t), NB_OK);
-	NB_CK_REL(t.ratio, exp(0.11), 1e-14);
-	NB_CK_REL(t.df, df, 1e-12);
-	q = nb_student_t_quantile(0.99, df);
-	NB_CK_REL(t.lo, exp(0.11 - q * se), 1e-12);
-	NB_CK_REL(t.hi, exp(0.11 + q * se), 1e-12);
-	NB_CK_ABS(t.p_slower, 1.0 - nb_student_t_cdf(0.11 / se, df), 1e-14);
-	NB_CK_ABS(t.p_slower + t.p_faster, 1.0, 1e-14);
-	NB_CK_REL(t.sd_log, sqrt(5e-4), 1e-12);
+	for (int i = 0; i < 5; i++) {
+		a[i] = exp(0.01 * i);
+		b[i] = exp(0.1 + 0.01 * i);
+	}
+	ck_assert_int_eq(nb_process_ratio(a, 5, b, 5, 0.01, &t), NB_OK);
+	ck_assert_uint_eq(t.order, 2);
+	NB_CK_REL(t.ratio, exp(0.10), 1e-13);
+	NB_CK_REL(t.lo, exp(0.07), 1e-13);
+	NB_CK_REL(t.hi, exp(0.13), 1e-13);
+	NB_CK_REL(t.p_slower, 1.0 / 252.0, 1e-12);
+	NB_CK_ABS(t.p_faster, 1.0, 1e-12);
+	/* at alpha 0.05 the order is 5 (P(U <= 4) = 12/252 <= 0.05 < 19/252):
+	 * [D_(5), D_(21)] = [0.08, 0.12] */
+	ck_assert_int_eq(nb_process_ratio(a, 5, b, 5, 0.05, &t), NB_OK);
+	ck_assert_uint_eq(t.order, 5);
+	NB_CK_REL(t.lo, exp(0.08), 1e-13);
+	NB_CK_REL(t.hi, exp(0.12), 1e-13);
+	/* one slow process on the base side (x 1.5) moves the interval by one
+	 * order statistic, not by its size: the pairs with it are the 5
+	 * smallest ratios, so D_(2) is one of them, but D_(24) is unchanged */
+	a[4] = exp(0.04) * 1.5;
+	ck_assert_int_eq(nb_process_ratio(a, 5, b, 5, 0.01, &t), NB_OK);
+	NB_CK_REL(t.hi, exp(0.13), 1e-13);
+	ck_assert(t.lo < 1.0);
 	/* one process: only the ratio */
 	ck_assert_int_eq(nb_process_ratio(one, 1, b, 2, 0.01, &t), NB_OK);
-	NB_CK_REL(t.ratio, exp(0.12), 1e-14);
-	ck_assert(isnan(t.lo) && isnan(t.p_slower));
-	/* no spread at all: the difference is exact */
-	ck_assert_int_eq(nb_process_ratio(a, 1, a, 1, 0.01, &t), NB_OK);
-	ck_assert_int_eq(nb_process_ratio(b, 2, b, 2, 0.01, &t), NB_OK);
+	NB_CK_REL(t.ratio, exp(0.105), 1e-13);
+	ck_assert(isnan(t.lo) && isnan(t.hi) && t.order == 0);
 	ck_assert_int_eq(nb_process_ratio(bad, 2, b, 2, 0.01, &t), NB_ERR_INVALID);
 	ck_assert_int_eq(nb_process_ratio(a, 2, b, 2, 0.5, &t), NB_ERR_INVALID);
 	ck_assert_int_eq(nb_process_ratio(a, 0, b, 2, 0.01, &t), NB_ERR_INVALID);
+}
+END_TEST
+
+/* The interval's order against the exact Mann-Whitney null, computed
+ * independently (by enumeration in Python) for these sizes: n a side at
+ * one-sided 0.01 and 0.025. 4 a side cannot reach 0.01 (P(U = 0) =
+ * 1/70). Beyond 49 a side the normal approximation: 913 at 50, the exact
+ * value being 914. */
+START_TEST(test_rank_interval_order)
+{
+	static const struct { size_t n, k01, k025; } t[] = {
+		{ 4, 0, 1 }, { 5, 2, 3 }, { 6, 4, 6 }, { 10, 20, 24 }, { 16, 67, 76 },
+		{ 20, 115, 128 }, { 49, 874, 925 },
+	};
+	size_t k;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_int_eq(nb_rank_interval_order(t[i].n, t[i].n, 0.01, &k), NB_OK);
+		ck_assert_msg(k == t[i].k01, "n %zu: order %zu, want %zu", t[i].n, k, t[i].k01);
+		ck_assert_int_eq(nb_rank_interval_order(t[i].n, t[i].n, 0.025, &k), NB_OK);
+		ck_assert_msg(k == t[i].k025, "n %zu: order %zu, want %zu", t[i].n, k, t[i].k025);
+	}
+	ck_assert_int_eq(nb_rank_interval_order(50, 50, 0.01, &k), NB_OK);
+	ck_assert_uint_eq(k, 913);
+	ck_assert_int_eq(nb_rank_interval_order(0, 5, 0.01, &k), NB_ERR_INVALID);
+	ck_assert_int_eq(nb_rank_interval_order(5, 5, 0.5, &k), NB_ERR_INVALID);
 }
 END_TEST
 
@@ -469,6 +511,7 @@ Suite *nb_suite_stats(void)
 	tcase_add_test(tc, test_geomean);
 	tcase_add_test(tc, test_student_t_closed_forms);
 	tcase_add_test(tc, test_process_ratio_by_hand);
+	tcase_add_test(tc, test_rank_interval_order);
 	tcase_add_test(tc, test_median_ci_by_process);
 	suite_add_tcase(s, tc);
 	return s;
