@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nb_cli.h"
 #include "common/nb_rng.h"
 #include "ref/nb_ref.h"
 #include "verify/nb_accuracy.h"
@@ -66,78 +67,44 @@ size_t nb_accsweep_outputs(const struct nb_kernel *k)
 
 /* ---- filters ---- */
 
-/* Whether name is one of the comma-separated items of list. */
-static bool nb_in_list(const char *list, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (const char *s = list; s && *s;) {
-		const char *comma = strchr(s, ',');
-		size_t item = comma ? (size_t)(comma - s) : strlen(s);
-
-		if (item == len && strncmp(s, name, len) == 0)
-			return true;
-		s = comma ? comma + 1 : NULL;
-	}
-	return false;
-}
-
-/* Calls check(item) for each item of a comma list; the first failure wins. */
-static enum nb_status nb_each_item(const char *list, const char *what,
-				   bool (*known)(const char *item))
-{
-	char item[128];
-
-	if (!list)
-		return NB_OK;
-	if (!*list)
-		return nb_fail(NB_ERR_INVALID, "empty list of %s", what);
-	for (const char *s = list; s;) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-
-		if (len == 0 || len >= sizeof(item))
-			return nb_fail(NB_ERR_INVALID, "bad list of %s: '%s'", what, list);
-		memcpy(item, s, len);
-		item[len] = '\0';
-		if (!known(item))
-			return nb_fail(NB_ERR_NOTFOUND, "unknown %s '%s' (see 'normbench "
-				       "list')", what, item);
-		s = comma ? comma + 1 : NULL;
-	}
-	return NB_OK;
-}
-
-static bool nb_known_kernel(const char *name)
+static enum nb_status nb_known_kernel(const char *name, void *ctx)
 {
 	size_t count;
 	const struct nb_kernel *ks = nb_kernels(&count);
 
+	(void)ctx;
 	for (size_t i = 0; i < count; i++)
 		if (strcmp(ks[i].name, name) == 0)
-			return true;
-	return false;
+			return NB_OK;
+	return nb_fail(NB_ERR_NOTFOUND, "--kernels: unknown kernel '%s' (see 'normbench "
+		       "list')", name);
 }
 
-static bool nb_known_variant(const char *name)
+static enum nb_status nb_known_variant(const char *name, void *ctx)
 {
-	return nb_variant_from_name(name) != NB_VARIANT_COUNT;
+	(void)ctx;
+	if (nb_variant_from_name(name) != NB_VARIANT_COUNT)
+		return NB_OK;
+	return nb_fail(NB_ERR_NOTFOUND, "--variants: unknown variant '%s' (see 'normbench "
+		       "list')", name);
 }
 
 enum nb_status nb_accsweep_check_filters(const struct nb_accsweep_config *c)
 {
-	enum nb_status st = nb_each_item(c->kernels, "kernel", nb_known_kernel);
+	enum nb_status st = NB_OK;
 
-	if (st == NB_OK)
-		st = nb_each_item(c->variants, "variant", nb_known_variant);
+	if (c->kernels)
+		st = nb_cli_each_item(c->kernels, "--kernels", nb_known_kernel, NULL);
+	if (st == NB_OK && c->variants)
+		st = nb_cli_each_item(c->variants, "--variants", nb_known_variant, NULL);
 	return st;
 }
 
 static bool nb_selected(const struct nb_accsweep_config *c, const struct nb_kernel *k)
 {
-	if (c->kernels && !nb_in_list(c->kernels, k->name))
+	if (c->kernels && !nb_cli_in_list(c->kernels, k->name))
 		return false;
-	if (c->variants && !nb_in_list(c->variants, nb_variant_name(k->variant)))
+	if (c->variants && !nb_cli_in_list(c->variants, nb_variant_name(k->variant)))
 		return false;
 	return true;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nb_cli.h"
 #include "common/nb_dtype.h"
 #include "common/nb_rng.h"
 #include "ref/nb_ref_model.h"
@@ -885,44 +886,23 @@ free_all:
 
 static bool nb_selected(const char *only, const char *id)
 {
-	const char *p = only;
-	size_t len = strlen(id);
+	return !only || !*only || nb_cli_in_list(only, id);
+}
 
-	if (!only || !*only)
-		return true;
-	while ((p = strstr(p, id)) != NULL) {
-		bool start = p == only || p[-1] == ',' || p[-1] == ' ';
-		bool end = p[len] == '\0' || p[len] == ',' || p[len] == ' ';
-		if (start && end)
-			return true;
-		p += len;
-	}
-	return false;
+static enum nb_status nb_known_claim(const char *id, void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < NB_CLAIM_COUNT; i++)
+		if (strcmp(id, nb_claim_ids[i]) == 0)
+			return NB_OK;
+	return nb_fail(NB_ERR_INVALID, "unknown claim '%s' (E1 .. E6)", id);
 }
 
 static enum nb_status nb_check_only(const char *only)
 {
-	const char *p = only;
-
-	if (!only)
+	if (!only || !*only)
 		return NB_OK;
-	while (*p) {
-		char id[8];
-		size_t k = 0;
-		bool known = false;
-		while (*p == ',' || *p == ' ')
-			p++;
-		if (!*p)
-			break;
-		while (*p && *p != ',' && *p != ' ' && k < sizeof(id) - 1)
-			id[k++] = *p++;
-		id[k] = '\0';
-		for (int i = 0; i < NB_CLAIM_COUNT; i++)
-			known = known || strcmp(id, nb_claim_ids[i]) == 0;
-		if (!known)
-			return nb_fail(NB_ERR_INVALID, "unknown claim '%s' (E1 .. E6)", id);
-	}
-	return NB_OK;
+	return nb_cli_each_item(only, "claims", nb_known_claim, NULL);
 }
 
 /* Model configuration i of a set: widths 31, 64, 96 (odd ones included),
