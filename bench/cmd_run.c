@@ -688,7 +688,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 	size_t es = nb_dtype_traits[t].size;
 	size_t gs = nb_dtype_traits[nb_grad_dtype(t, k->acc)].size;
 	size_t rows = pc->shape.rows, d = pc->shape.d, m = pc->m;
-	size_t n = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+	size_t n = nb_variant_stored(k->variant, d);
 	size_t set_bytes = nb_set_bytes(k, rows, n, m);
 	struct nb_rng rng;
 	enum nb_status st;
@@ -1600,7 +1600,7 @@ static double nb_group_bytes_max(const struct nb_planned_cell *plan, size_t n, s
 	for (size_t i = 0; i < n; i++) {
 		const struct nb_kernel *k = plan[i].kernel;
 		size_t d = plan[i].shape.d;
-		size_t nn = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+		size_t nn = nb_variant_stored(k->variant, d);
 		size_t set = nb_set_bytes(k, plan[i].shape.rows, nn, plan[i].m);
 		double b = (double)set * (double)nb_pool_sets(&plan[i], set, llc) +
 			   2.0 * (double)(nn * plan[i].m) * (double)nb_dtype_traits[k->dtype].size;

@@ -251,7 +251,7 @@ enum nb_status nb_block_plan_normproj(const struct nb_block_config *c, const int
 /* Elements of one layer's parameters in arrangement arr. */
 static double nb_layer_params(const struct nb_model_shape *s, enum nb_norm_kind arr)
 {
-	double n = (double)(arr == NB_NORM_CRMSNORM ? s->d - 1 : s->d);
+	double n = (double)nb_norm_stored(arr, s->d);
 	double a = (double)(s->heads * s->head_dim), f = (double)s->ffn;
 	double f13 = s->ffn_kind == NB_FFN_SWIGLU ? 2 * f : f;
 	double norms = arr == NB_NORM_LAYERNORM ? 4 * n

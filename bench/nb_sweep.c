@@ -406,7 +406,7 @@ enum nb_dtype nb_sweep_default_acc(enum nb_dtype t)
 
 bool nb_sweep_has_bias(enum nb_variant v)
 {
-	return v == NB_VARIANT_LAYERNORM;
+	return (unsigned)v < NB_VARIANT_COUNT && nb_variant_traits[v].has_bias;
 }
 
 static bool nb_in_list(const int *items, size_t n, int v)
@@ -417,11 +417,11 @@ static bool nb_in_list(const int *items, size_t n, int v)
 	return false;
 }
 
-/* The first registry entry of exactly this ISA (and algorithm, when algo is
- * non-NULL) for the default accumulation: registry order puts the default
+/* The first registry entry of exactly this ISA (and algorithm, unless algo
+ * is NB_ALGO_COUNT) for the default accumulation: registry order puts the default
  * algorithm first. */
 static const struct nb_kernel *nb_first_of(enum nb_variant v, enum nb_direction dir,
-					   enum nb_dtype t, enum nb_isa isa, const char *algo)
+					   enum nb_dtype t, enum nb_isa isa, enum nb_algo algo)
 {
 	size_t count;
 	const struct nb_kernel *ks = nb_kernels(&count);
@@ -429,7 +429,8 @@ static const struct nb_kernel *nb_first_of(enum nb_variant v, enum nb_direction 
 	for (size_t i = 0; i < count; i++) {
 		const struct nb_kernel *k = &ks[i];
 		if (k->variant == v && k->dir == dir && k->dtype == t && k->isa == isa &&
-		    k->acc == nb_sweep_default_acc(t) && (!algo || strcmp(k->algo, algo) == 0))
+		    k->acc == nb_sweep_default_acc(t) &&
+		    (algo == NB_ALGO_COUNT || nb_kernel_algo(k) == algo))
 			return k;
 	}
 	return NULL;
@@ -474,7 +475,7 @@ static size_t nb_kernels_for(const struct nb_sweep *s, enum nb_variant v,
 	 * so each algorithm gets its best kernel. */
 	for (size_t i = 0; i < count; i++) {
 		const struct nb_kernel *k = &ks[i];
-		const char *algo = v == NB_VARIANT_FLASHNORM ? k->algo : NULL;
+		enum nb_algo algo = v == NB_VARIANT_FLASHNORM ? nb_kernel_algo(k) : NB_ALGO_COUNT;
 		if (k->variant != v || k->dir != dir || k->dtype != t ||
 		    k->acc != nb_sweep_default_acc(t) || !nb_isa_usable(k->isa))
 			continue;
@@ -542,9 +543,11 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 	}
 	for (size_t v = 0; v < eff.nvariants; v++)
 		for (size_t i = 0; i < eff.nshapes; i++)
-			if (eff.variants[v] == NB_VARIANT_CRMSNORM && eff.shapes[i].d < 2)
-				return nb_fail(NB_ERR_INVALID, "--shapes: %zux%zu: CRMSNorm needs "
-					       "d >= 2", eff.shapes[i].rows, eff.shapes[i].d);
+			if (eff.shapes[i].d < nb_variant_min_d(eff.variants[v]))
+				return nb_fail(NB_ERR_INVALID, "--shapes: %zux%zu: %s needs "
+					       "d >= %zu", eff.shapes[i].rows, eff.shapes[i].d,
+					       nb_variant_traits[eff.variants[v]].title,
+					       nb_variant_min_d(eff.variants[v]));
 
 	for (size_t di = 0; di < eff.ndirs; di++)
 	for (size_t ti = 0; ti < eff.ndtypes; ti++)
@@ -572,7 +575,7 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 				c = &cells[ncells++];
 				c->kernel = ks[j];
 				c->shape = eff.shapes[si];
-				c->m = ks[j]->variant == NB_VARIANT_FLASHNORM
+				c->m = nb_variant_traits[ks[j]->variant].linear
 					? nb_flash_m(eff.shapes[si].d) : 0;
 				c->threads = eff.threads[hi];
 				c->cache = eff.caches[ci];
@@ -598,47 +601,28 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 struct nb_cost nb_sweep_cost(const struct nb_kernel *k, size_t rows, size_t d, size_t m,
 			     const struct nb_conventions *conv)
 {
+	const struct nb_variant_traits *tr = &nb_variant_traits[k->variant];
+	const struct nb_flops *f = k->dir == NB_DIR_FORWARD ? &tr->fwd : &tr->bwd;
 	struct nb_cost c = { 0, 0 };
 	double s = (double)nb_dtype_traits[k->dtype].size;
 	double g = (double)nb_dtype_traits[nb_grad_dtype(k->dtype, k->acc)].size;
 	double r = (double)rows;
-	double n = (double)(k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d);
+	double n = (double)nb_variant_stored(k->variant, d);
 	double kk = k->variant == NB_VARIANT_PRMSNORM
 		? (double)nb_prms_k(d, conv->prms_p, conv->prms_round) : n;
-	double bias = nb_sweep_has_bias(k->variant) ? 1.0 : 0.0;
+	double bias = tr->has_bias ? 1.0 : 0.0;
+	double mm = tr->linear ? (double)m : 0.0;
 
-	if (k->variant == NB_VARIANT_FLASHNORM) {
-		double mm = (double)m;
+	/* the counts are whole numbers below 2^53: exact in any order */
+	c.flops = r * (f->per_n * n + f->per_k * kk + f->per_row + f->per_nm * n * mm +
+		       f->per_m * mm);
+	if (tr->linear)
 		/* x once, W* once, z once (the scratch of the unfused baseline is
 		 * not required traffic: both algorithms are charged the same) */
 		c.bytes = s * (r * n + n * mm + r * mm);
-		/* product 2nm, sum of squares 2n, per-row rsqrt ~4, scale m */
-		c.flops = r * (2.0 * n * mm + 2.0 * n + 4.0 + mm);
-		return c;
-	}
-	if (k->dir == NB_DIR_FORWARD) {
+	else if (k->dir == NB_DIR_FORWARD)
 		c.bytes = s * (2.0 * r * n + n * (1.0 + bias));
-		/* per element: layernorm mean 1 + variance 3 + (x-mu)*r*g+b 4;
-		 * rms: square-add 2 (over k for pRMSNorm) + x*r*g 2; CRMSNorm adds
-		 * the plain sum 1. Per row ~4 (eps, sqrt, divide). */
-		switch (k->variant) {
-		case NB_VARIANT_LAYERNORM: c.flops = r * (8.0 * n + 4.0); break;
-		case NB_VARIANT_RMSNORM: c.flops = r * (4.0 * n + 4.0); break;
-		case NB_VARIANT_PRMSNORM: c.flops = r * (2.0 * kk + 2.0 * n + 4.0); break;
-		case NB_VARIANT_CRMSNORM: c.flops = r * (5.0 * n + 6.0); break;
-		default: break;
-		}
-		return c;
-	}
-	c.bytes = s * (3.0 * r * n + n) + g * n * (1.0 + bias);
-	/* per element: recompute the statistics (as forward), xhat 1-2, dy*g 1,
-	 * the row dot products 2 each, dx 3-4, dgain 2 (+ dbias 1) */
-	switch (k->variant) {
-	case NB_VARIANT_LAYERNORM: c.flops = r * (18.0 * n + 6.0); break;
-	case NB_VARIANT_RMSNORM: c.flops = r * (11.0 * n + 5.0); break;
-	case NB_VARIANT_PRMSNORM: c.flops = r * (2.0 * kk + 2.0 * kk + 7.0 * n + 5.0); break;
-	case NB_VARIANT_CRMSNORM: c.flops = r * (12.0 * n + 8.0); break;
-	default: break;
-	}
+	else
+		c.bytes = s * (3.0 * r * n + n) + g * n * (1.0 + bias);
 	return c;
 }

@@ -131,6 +131,8 @@ enum nb_dtype nb_sweep_default_acc(enum nb_dtype t);
  * Flops count each +, -, *, / and sqrt of the formulas of SPEC §1 once per
  * element (FlashNorm: 2*rows*n*m for the product plus the rms).
  * LayerNorm cells carry a bias; RMS-family cells do not (LLM convention).
+ * The per-variant numbers (flops per element and row, bias, stored width)
+ * are the traits of common/nb_variants.def.
  */
 struct nb_cost {
 	double bytes;

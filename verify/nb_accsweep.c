@@ -148,7 +148,7 @@ static enum nb_status nb_case_alloc(const struct nb_kernel *k, struct nb_problem
 {
 	size_t es = nb_dtype_traits[p->dtype].size;
 	size_t gs = nb_dtype_traits[nb_grad_dtype(p->dtype, k->acc)].size;
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 	size_t rn = p->rows * n;
 	bool ok = true;
 
@@ -393,7 +393,7 @@ static void nb_progress(const struct nb_accsweep_config *c, size_t done, size_t 
 static void nb_fill_params(struct nb_rng *rng, const struct nb_problem *p,
 			   const struct nb_case_bufs *b)
 {
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 
 	nb_data_normal(rng, p->dtype, b->gain, n, 1.0, 0.5);
 	if (b->bias)
@@ -434,7 +434,7 @@ static enum nb_status nb_sweep_case(const struct nb_accsweep_config *c,
 		return st;
 	nb_rng_seed(&rng, seed);
 	nb_data_rows(&rng, kind, k->dtype, b.x, rows,
-		     k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d);
+		     nb_variant_stored(k->variant, d));
 	nb_fill_params(&rng, &p, &b);
 	st = nb_judge_case(k, &p, &b, &lab, NULL, NULL, out);
 	nb_case_free(&b);
@@ -580,7 +580,7 @@ static void nb_fill_input_params(const struct nb_accsweep_config *c,
 				 const struct nb_accsweep_data *in, const struct nb_problem *p,
 				 struct nb_case_bufs *b)
 {
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 	struct nb_rng rng;
 
 	if (in->gain) {
@@ -619,7 +619,7 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 	struct nb_case_label lab = { 0, label };
 	struct nb_case_bufs b;
 	enum nb_status st;
-	size_t n = k->variant == NB_VARIANT_CRMSNORM ? in->cols - 1 : in->cols;
+	size_t n = nb_variant_stored(k->variant, in->cols);
 	size_t overflow, param_overflow;
 
 	p.conv = c->conv;
@@ -684,7 +684,7 @@ enum nb_status nb_accsweep_input(const struct nb_accsweep_config *c,
 			continue;
 		}
 		/* CRMSNorm needs d >= 2 (it stores d-1 elements) */
-		if (k->variant == NB_VARIANT_CRMSNORM && in->cols < 2)
+		if (in->cols < nb_variant_min_d(k->variant))
 			continue;
 		nb_progress(c, stats->kernels, total, k);
 		stats->kernels++;

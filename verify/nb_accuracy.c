@@ -22,8 +22,8 @@
  *           Lemma 3.1).
  *   Summing T terms recursively, in ANY order and any blocking (SIMD lanes,
  *   unrolled accumulators, row chunks), has error <= gamma_{T-1} sum|terms|
- *   (Higham (4.4)); pairwise summation (a kernel whose algo names
- *   "pairwise") has gamma_{ceil(log2 T)}.
+ *   (Higham (4.4)); pairwise summation (a kernel of algorithm
+ *   NB_ALGO_PAIRWISE) has gamma_{ceil(log2 T)}.
  *
  * Every quantity is carried as a pair (m, e): m = |exact value| and e = a
  * bound on |computed - exact| (struct nb_ev). The rules:
@@ -224,8 +224,8 @@ static enum nb_dtype nb_work_dtype(enum nb_dtype t)
 
 static void nb_algo_flags(const struct nb_kernel *k, struct nb_model *md)
 {
-	md->welford = k->algo && strstr(k->algo, "welford");
-	md->pairwise = k->algo && strstr(k->algo, "pairwise");
+	md->welford = nb_kernel_algo(k) == NB_ALGO_WELFORD;
+	md->pairwise = nb_kernel_algo(k) == NB_ALGO_PAIRWISE;
 }
 
 /* Model A: everything in the accumulation type, one rounding into storage. */
