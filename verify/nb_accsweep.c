@@ -100,7 +100,7 @@ enum nb_status nb_accsweep_check_filters(const struct nb_accsweep_config *c)
 	return st;
 }
 
-static bool nb_selected(const struct nb_accsweep_config *c, const struct nb_kernel *k)
+static bool nb_kernel_selected(const struct nb_accsweep_config *c, const struct nb_kernel *k)
 {
 	if (c->kernels && !nb_cli_in_list(c->kernels, k->name))
 		return false;
@@ -374,7 +374,7 @@ static size_t nb_count_selected(const struct nb_accsweep_config *c)
 	const struct nb_kernel *ks = nb_kernels(&count);
 
 	for (size_t i = 0; i < count; i++)
-		if (nb_selected(c, &ks[i]) && nb_isa_usable(ks[i].isa))
+		if (nb_kernel_selected(c, &ks[i]) && nb_isa_usable(ks[i].isa))
 			selected++;
 	return selected;
 }
@@ -488,7 +488,7 @@ enum nb_status nb_accsweep_run(const struct nb_accsweep_config *c,
 	for (size_t i = 0; i < count + c->nextra && st == NB_OK; i++) {
 		const struct nb_kernel *k = i < count ? &ks[i] : &c->extra[i - count];
 
-		if (i < count && !nb_selected(c, k))
+		if (i < count && !nb_kernel_selected(c, k))
 			continue;
 		if (!nb_isa_usable(k->isa)) {
 			stats->skipped++;
@@ -677,7 +677,7 @@ enum nb_status nb_accsweep_input(const struct nb_accsweep_config *c,
 	for (size_t i = 0; i < count + c->nextra && st == NB_OK; i++) {
 		const struct nb_kernel *k = i < count ? &ks[i] : &c->extra[i - count];
 
-		if (i < count && !nb_selected(c, k))
+		if (i < count && !nb_kernel_selected(c, k))
 			continue;
 		if (!nb_isa_usable(k->isa)) {
 			stats->skipped++;
