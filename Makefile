@@ -82,10 +82,20 @@ LIB := $(BUILD)/libnormbench.a
 BIN := $(BUILD)/normbench
 TESTS := $(BUILD)/nb_tests
 
-GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-GIT_DIRTY := $(shell git diff --quiet HEAD 2>/dev/null && echo 0 || echo 1)
-VERSION_DEFS := -DNB_GIT_REV='"$(GIT_REV)"' -DNB_GIT_DIRTY=$(GIT_DIRTY) \
-	-DNB_CFLAGS='"$(OPT) -ffp-contract=off -fopenmp"'
+# The build stamp (bench/version.c, `normbench --version`, every results
+# file): git revision, dirty state and the flags this build compiles with,
+# taken at every make. scripts/build-stamp.sh rewrites the header only when
+# its text changes, so only then is version.o recompiled and the programs
+# relinked. Recorded flags: what shapes the code (not -W, -I, -MMD, -MP),
+# then each ISA folder's own. GIT_REV and GIT_DIRTY on the command line
+# (scripts/ci-gate.sh, for an archived tree) replace what git says.
+ifeq ($(ARCH),arm64)
+STAMP_ISA := neon: $(NEON_FLAGS); sve: $(SVE_FLAGS)
+else
+STAMP_ISA := avx2: $(AVX2_FLAGS); avx512: $(AVX512_FLAGS)
+endif
+STAMP_FLAGS := $(strip $(filter-out -W% -I% -MMD -MP,$(CFLAGS) $(DEP_CFLAGS))); $(STAMP_ISA)
+STAMP := $(BUILD)/nb_build_stamp.h
 
 .PHONY: all check check-arm64 check-arm64-ci asan clean demo layering results
 all: $(BIN)
@@ -116,7 +126,14 @@ $(BUILD)/tests/%.o: tests/%.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
-$(BUILD)/bench/version.o: VERSION_EXTRA := $(VERSION_DEFS)
+$(STAMP): FORCE
+	@mkdir -p $(@D)
+	@scripts/build-stamp.sh $@ '$(STAMP_FLAGS)' '$(GIT_REV)' '$(GIT_DIRTY)'
+FORCE:
+.PHONY: FORCE
+
+$(BUILD)/bench/version.o: $(STAMP)
+$(BUILD)/bench/version.o: VERSION_EXTRA := -I$(BUILD)
 $(BUILD)/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(VERSION_EXTRA) -c $< -o $@

@@ -59,7 +59,7 @@ static enum nb_status nb_demo_problem(const struct nb_kernel *k, struct nb_demo_
 {
 	enum nb_dtype t = k->dtype;
 	size_t sz = nb_dtype_traits[t].size;
-	size_t n = k->variant == NB_VARIANT_CRMSNORM ? NB_DEMO_D - 1 : NB_DEMO_D;
+	size_t n = nb_variant_stored(k->variant, NB_DEMO_D);
 	size_t plain = NB_DEMO_ROWS - NB_DEMO_OUTLIER_ROWS;
 	struct nb_rng rng;
 

@@ -149,7 +149,7 @@ static void nb_run_usage(FILE *out)
 		"                        %s)\n"
 		"  --seed N              data and shuffle seed (default 42)\n"
 		"conventions (recorded in the file):\n"
-		"  --eps X               default 1e-5, inside the square root\n"
+		"  --eps X               in [0, 1], default 1e-5, inside the square root\n"
 		"  --eps-outside         x / (rms + eps), the original reference code\n"
 		"  --prms-p P            pRMSNorm fraction, default 0.0625\n"
 		"  --prms-round R        ceil (paper, default) or floor (original code)\n"
@@ -201,16 +201,6 @@ struct nb_run_config {
 	struct nb_worker_role role;      /* this process is a worker */
 };
 
-static int nb_run_cores(void)
-{
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	int procs = omp_get_num_procs();
-
-	if (online < 1)
-		online = 1;
-	return procs < online ? procs : (int)online;
-}
-
 /* "dir/run-X.h5" -> "dir/run-X.incomplete.h5"; other names get the suffix
  * appended. */
 static void nb_incomplete_name(const char *path, char *out, size_t size)
@@ -246,6 +236,30 @@ static enum nb_status nb_add_sde_events(struct nb_run_config *cfg)
 	return NB_OK;
 }
 
+/* The suites --suite picks. */
+struct nb_suites {
+	bool kernel, block, normproj;
+};
+
+/* One item of --suite. */
+static enum nb_status nb_suite_item(const char *tok, void *ctx)
+{
+	struct nb_suites *p = ctx;
+
+	if (strcmp(tok, "all") == 0)
+		p->kernel = p->block = p->normproj = true;
+	else if (strcmp(tok, "kernel") == 0)
+		p->kernel = true;
+	else if (strcmp(tok, "block") == 0)
+		p->block = p->normproj = true;
+	else if (strcmp(tok, "normproj") == 0)
+		p->normproj = true;
+	else
+		return nb_fail(NB_ERR_INVALID, "--suite: unknown suite '%s' (kernel, block, "
+			       "normproj, all)", tok);
+	return NB_OK;
+}
+
 /* --suite and the block options: which suites run and the block sizes
  * (bench/nb_block.h presets: the default sweep carries a reduced block
  * suite, --quick a tiny one, --suite block alone the full one). */
@@ -264,25 +278,12 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 	enum nb_status st;
 
 	if (a->suite) {
-		const char *p = a->suite;
-		kernel = block = normproj = false;
-		while (*p) {
-			size_t len = strcspn(p, ",");
-			if (len == 3 && strncmp(p, "all", 3) == 0)
-				kernel = block = normproj = true;
-			else if (len == 6 && strncmp(p, "kernel", 6) == 0)
-				kernel = true;
-			else if (len == 5 && strncmp(p, "block", 5) == 0)
-				block = normproj = true;
-			else if (len == 8 && strncmp(p, "normproj", 8) == 0)
-				normproj = true;
-			else
-				return nb_fail(NB_ERR_INVALID, "--suite: unknown suite '%.*s' (kernel, "
-					       "block, normproj, all)", (int)len, p);
-			p += len;
-			if (*p == ',' && !*++p)
-				return nb_fail(NB_ERR_INVALID, "--suite: trailing comma");
-		}
+		struct nb_suites picked = { false, false, false };
+		if ((st = nb_cli_each_item(a->suite, "--suite", nb_suite_item, &picked)) != NB_OK)
+			return st;
+		kernel = picked.kernel;
+		block = picked.block;
+		normproj = picked.normproj;
 		if (!kernel && kernel_axes)
 			return nb_fail(NB_ERR_INVALID, "--variants, --impl, --dtypes, --shapes, "
 				       "--cache, --dir and --all-isa choose kernel cells: add "
@@ -396,7 +397,7 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 	long lv;
 	double dv;
 
-	cfg->cores = nb_run_cores();
+	cfg->cores = nb_cli_cores();
 	st = nb_sweep_preset(a->preset, cfg->cores, s);
 	if (st != NB_OK)
 		return st;
@@ -467,7 +468,7 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 			return st;
 		s->buffer_offset = lv;
 	}
-	if (a->eps && (st = nb_parse_double(a->eps, 0, 1, "--eps", &s->conv.eps)) != NB_OK)
+	if (a->eps && (st = nb_cli_parse_eps(a->eps, &s->conv.eps)) != NB_OK)
 		return st;
 	if (a->eps_outside)
 		s->conv.eps_mode = NB_EPS_OUTSIDE;
@@ -494,7 +495,7 @@ static enum nb_status nb_run_configure(const struct nb_run_args *a, struct nb_ru
 			 strcmp(a->events, "none") == 0 ? "" : a->events);
 	if (s->events[0] && (st = nb_counters_parse_list(s->events, &cfg->events,
 							 &cfg->nevents)) != NB_OK)
-		return nb_fail(st, "--events: %s", nb_error());
+		return st;
 
 	if (a->output) {
 		if (!*a->output)
@@ -690,7 +691,7 @@ static enum nb_status nb_cell_setup(struct nb_cell_run *c, const struct nb_plann
 	size_t es = nb_dtype_traits[t].size;
 	size_t gs = nb_dtype_traits[nb_grad_dtype(t, k->acc)].size;
 	size_t rows = pc->shape.rows, d = pc->shape.d, m = pc->m;
-	size_t n = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+	size_t n = nb_variant_stored(k->variant, d);
 	size_t set_bytes = nb_set_bytes(k, rows, n, m);
 	struct nb_rng rng;
 	enum nb_status st;
@@ -1602,7 +1603,7 @@ static double nb_group_bytes_max(const struct nb_planned_cell *plan, size_t n, s
 	for (size_t i = 0; i < n; i++) {
 		const struct nb_kernel *k = plan[i].kernel;
 		size_t d = plan[i].shape.d;
-		size_t nn = k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d;
+		size_t nn = nb_variant_stored(k->variant, d);
 		size_t set = nb_set_bytes(k, plan[i].shape.rows, nn, plan[i].m);
 		double b = (double)set * (double)nb_pool_sets(&plan[i], set, llc) +
 			   2.0 * (double)(nn * plan[i].m) * (double)nb_dtype_traits[k->dtype].size;

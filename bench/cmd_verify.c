@@ -14,6 +14,7 @@
 #include "bench/nb_commands.h"
 #include "bench/nb_publish.h"
 #include "bench/nb_results.h"
+#include "common/nb_cli.h"
 #include "kernels/nb_kernels.h"
 #include "verify/nb_accsweep.h"
 #include "verify/nb_claims.h"
@@ -71,10 +72,11 @@ static void nb_verify_usage(FILE *out)
 		"  --variants LIST    only kernels of these variants (layernorm, rmsnorm, ...)\n"
 		"  --no-claims        skip the claims;  --no-kernels  skip the accuracy sweep\n"
 		"  --seed N           base seed of the data and models (default 1)\n"
-		"  --eps X            eps of the kernels judged (default 1e-5)\n"
+		"  --eps X            eps of the kernels judged, in [0, 1] (default 1e-5)\n"
 		"  --eps-outside      primary convention 1/(sqrt(ms)+eps) instead of\n"
 		"                     1/sqrt(ms+eps); the sweep also covers the other one\n"
-		"  --threads N        kernel threads (default: OpenMP's)\n"
+		"  --threads N        kernel threads, 1 .. the CPUs this process may use\n"
+		"                     (default: OpenMP's)\n"
 		"  -o, --output FILE  write /verify to FILE (default\n"
 		"                     " NB_VERIFY_DEFAULT_DIR "/verify-<UTC>.h5; with --input\n"
 		"                     only when -o or --into is given)\n"
@@ -111,35 +113,11 @@ enum {
 	NB_OPT_NO_CLAIMS, NB_OPT_NO_KERNELS, NB_OPT_THREADS, NB_OPT_GAIN, NB_OPT_BIAS,
 };
 
-static bool nb_parse_u64(const char *s, uint64_t *out)
+/* A value the shared parsers (common/nb_cli.h) refused: their message. */
+static int nb_verify_bad_value(void)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool nb_parse_shape(const char *s, size_t *rows, size_t *d)
-{
-	unsigned long long r, c;
-	char x;
-	int used = 0;
-
-	/* %llu reads "-1" as 2^64-1: digits only */
-	if (strspn(s, "0123456789xX") != strlen(s) ||
-	    sscanf(s, "%llu%c%llu%n", &r, &x, &c, &used) != 3 || (x != 'x' && x != 'X') ||
-	    s[used] != '\0' || r == 0 || c == 0)
-		return false;
-	*rows = (size_t)r;
-	*d = (size_t)c;
-	return true;
+	fprintf(stderr, "normbench verify: %s\n", nb_error());
+	return NB_EXIT_ERROR;
 }
 
 /* Parses argv into o; returns -1 to go on, else the exit status. */
@@ -172,8 +150,6 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool shape_given = false;
-	uint64_t u;
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -206,37 +182,22 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 		case NB_OPT_MAKE_OUTLIERS: o->make_outliers = optarg; break;
 		case NB_OPT_EPS_OUTSIDE: o->conv.eps_mode = NB_EPS_OUTSIDE; break;
 		case NB_OPT_SEED:
-			if (!nb_parse_u64(optarg, &o->seed)) {
-				fprintf(stderr, "normbench verify: --seed needs a non-negative "
-					"integer, not '%s'\n", optarg);
-				return NB_EXIT_ERROR;
-			}
+			if (nb_parse_u64(optarg, "--seed", &o->seed) != NB_OK)
+				return nb_verify_bad_value();
 			break;
 		case NB_OPT_GAIN_RANDOM:
-			if (!nb_parse_u64(optarg, &o->gain_seed)) {
-				fprintf(stderr, "normbench verify: --gain-random needs a seed, "
-					"not '%s'\n", optarg);
-				return NB_EXIT_ERROR;
-			}
+			if (nb_parse_u64(optarg, "--gain-random", &o->gain_seed) != NB_OK)
+				return nb_verify_bad_value();
 			o->gain_random = true;
 			break;
 		case NB_OPT_THREADS:
-			if (!nb_parse_u64(optarg, &u) || u == 0 || u > 4096) {
-				fprintf(stderr, "normbench verify: --threads needs 1..4096, "
-					"not '%s'\n", optarg);
-				return NB_EXIT_ERROR;
-			}
-			o->threads = (int)u;
+			if (nb_cli_parse_threads(optarg, nb_cli_cores(), "--threads",
+						 &o->threads) != NB_OK)
+				return nb_verify_bad_value();
 			break;
 		case NB_OPT_EPS:
-			errno = 0;
-			o->conv.eps = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !(o->conv.eps >= 0.0) ||
-			    !isfinite(o->conv.eps)) {
-				fprintf(stderr, "normbench verify: --eps needs a finite number "
-					">= 0, not '%s'\n", optarg);
-				return NB_EXIT_ERROR;
-			}
+			if (nb_cli_parse_eps(optarg, &o->conv.eps) != NB_OK)
+				return nb_verify_bad_value();
 			break;
 		case NB_OPT_DTYPE:
 			o->words = nb_dtype_from_name(optarg);
@@ -247,11 +208,9 @@ static int nb_verify_parse(int argc, char **argv, struct nb_verify_opts *o)
 			}
 			break;
 		case NB_OPT_SHAPE:
-			if (!nb_parse_shape(optarg, &o->shape_rows, &o->shape_d)) {
-				fprintf(stderr, "normbench verify: --shape is ROWSxD (e.g. "
-					"64x4096), not '%s'\n", optarg);
-				return NB_EXIT_ERROR;
-			}
+			if (nb_cli_parse_shape(optarg, "--shape", &o->shape_rows,
+					       &o->shape_d) != NB_OK)
+				return nb_verify_bad_value();
 			shape_given = true;
 			break;
 		case ':':
@@ -318,23 +277,21 @@ static void nb_join_args(int argc, char **argv, char *buf, size_t size)
 		used += (size_t)snprintf(buf + used, size - used, " %s", argv[i]);
 }
 
+static enum nb_status nb_claim_item(const char *id, void *ctx)
+{
+	(void)ctx;
+	if (!nb_claim_title(id))
+		return nb_fail(NB_ERR_INVALID, "--claims: unknown claim '%s' (claims are "
+			       "E1..E6)", id);
+	return NB_OK;
+}
+
 /* Validates every id of a comma list of claims before anything runs. */
 static bool nb_claims_filter_ok(const char *list)
 {
-	char buf[256];
-	char *save = NULL;
-
-	if (!list || !*list || strlen(list) >= sizeof(buf)) {
-		fprintf(stderr, "normbench verify: --claims needs ids like E1,E3\n");
+	if (nb_cli_each_item(list, "--claims", nb_claim_item, NULL) != NB_OK) {
+		fprintf(stderr, "normbench verify: %s\n", nb_error());
 		return false;
-	}
-	nb_vf_strcpy(buf, sizeof(buf), list);
-	for (char *id = strtok_r(buf, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
-		if (!nb_claim_title(id)) {
-			fprintf(stderr, "normbench verify: unknown claim '%s' (claims are "
-				"E1..E6)\n", id);
-			return false;
-		}
 	}
 	return true;
 }

@@ -40,8 +40,8 @@ int main(int argc, char **argv)
 		return NB_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("normbench %s (git %s%s)\n", NB_VERSION, nb_git_rev,
-		       nb_git_dirty ? ", dirty" : "");
+		printf("normbench %s (git %s%s)\nflags: %s\n", NB_VERSION, nb_git_rev,
+		       nb_git_dirty ? ", dirty" : "", nb_build_cflags);
 		return NB_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(nb_command_table) / sizeof(nb_command_table[0]); i++)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/nb_stats.h"
+#include "common/nb_cli.h"
 #include "common/nb_rng.h"
 #include "kernels/nb_kernels.h"
 #include "kernels/nb_matmul.h"
@@ -76,61 +77,28 @@ enum nb_block_level nb_block_level_for(const char *preset, bool only_block)
 	return only_block ? NB_BLOCK_FULL : NB_BLOCK_REDUCED;
 }
 
-/* Comma-separated sizes in [lo, hi], duplicates dropped, at most
- * NB_BLOCK_MAX_AXIS. */
-static enum nb_status nb_parse_sizes(const char *csv, size_t lo, size_t hi, const char *what,
-				     size_t *out, size_t *n)
-{
-	size_t count = 0;
-	const char *p = csv;
-
-	if (!csv || !*csv)
-		return nb_fail(NB_ERR_INVALID, "%s: empty list", what);
-	while (*p) {
-		char *end;
-		unsigned long long v;
-		bool dup = false;
-
-		if (*p < '0' || *p > '9')
-			return nb_fail(NB_ERR_INVALID, "%s: '%s' is not a list of numbers", what, csv);
-		v = strtoull(p, &end, 10);
-		if (end == p || (*end && *end != ',') || v < lo || v > hi)
-			return nb_fail(NB_ERR_INVALID, "%s: item '%.*s' must be a number in "
-				       "[%zu, %zu]", what, (int)strcspn(p, ","), p, lo, hi);
-		for (size_t i = 0; i < count; i++)
-			dup = dup || out[i] == (size_t)v;
-		if (!dup) {
-			if (count == NB_BLOCK_MAX_AXIS)
-				return nb_fail(NB_ERR_INVALID, "%s: at most %d items", what,
-					       NB_BLOCK_MAX_AXIS);
-			out[count++] = (size_t)v;
-		}
-		p = *end ? end + 1 : end;
-		if (*end && !*p)
-			return nb_fail(NB_ERR_INVALID, "%s: trailing comma in '%s'", what, csv);
-	}
-	*n = count;
-	return NB_OK;
-}
-
 enum nb_status nb_block_parse_d(const char *csv, struct nb_block_config *c)
 {
-	return nb_parse_sizes(csv, 8, 16384, "--block-d", c->d, &c->nd);
+	return nb_cli_parse_sizes(csv, 8, 16384, NB_BLOCK_MAX_AXIS, "--block-d",
+				  c->d, &c->nd);
 }
 
 enum nb_status nb_block_parse_seq(const char *csv, struct nb_block_config *c)
 {
-	return nb_parse_sizes(csv, 1, 4096, "--block-seq", c->seq, &c->nseq);
+	return nb_cli_parse_sizes(csv, 1, 4096, NB_BLOCK_MAX_AXIS, "--block-seq",
+				  c->seq, &c->nseq);
 }
 
 enum nb_status nb_block_parse_context(const char *csv, struct nb_block_config *c)
 {
-	return nb_parse_sizes(csv, 1, 4095, "--block-context", c->ctx, &c->nctx);
+	return nb_cli_parse_sizes(csv, 1, 4095, NB_BLOCK_MAX_AXIS, "--block-context",
+				  c->ctx, &c->nctx);
 }
 
 enum nb_status nb_block_parse_normproj_tokens(const char *csv, struct nb_block_config *c)
 {
-	return nb_parse_sizes(csv, 1, 4096, "--normproj-tokens", c->np_tokens, &c->nnp);
+	return nb_cli_parse_sizes(csv, 1, 4096, NB_BLOCK_MAX_AXIS, "--normproj-tokens",
+				  c->np_tokens, &c->nnp);
 }
 
 enum nb_status nb_block_parse_ffn(const char *name, struct nb_block_config *c)
@@ -283,7 +251,7 @@ enum nb_status nb_block_plan_normproj(const struct nb_block_config *c, const int
 /* Elements of one layer's parameters in arrangement arr. */
 static double nb_layer_params(const struct nb_model_shape *s, enum nb_norm_kind arr)
 {
-	double n = (double)(arr == NB_NORM_CRMSNORM ? s->d - 1 : s->d);
+	double n = (double)nb_norm_stored(arr, s->d);
 	double a = (double)(s->heads * s->head_dim), f = (double)s->ffn;
 	double f13 = s->ffn_kind == NB_FFN_SWIGLU ? 2 * f : f;
 	double norms = arr == NB_NORM_LAYERNORM ? 4 * n

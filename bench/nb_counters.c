@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/nb_cli.h"
+
 const char *const nb_counters_default[] = {
 	"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_L1_DCM", "PAPI_L2_DCM", "PAPI_L3_TCM",
 };
@@ -378,56 +380,43 @@ void nb_counters_close(struct nb_counters *c)
 	free(c);
 }
 
+struct nb_names {
+	char **names;
+	size_t n, cap;
+};
+
+/* One item of the event list: a copy appended to the array. */
+static enum nb_status nb_name_item(const char *tok, void *ctx)
+{
+	struct nb_names *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? 2 * l->cap : 8;
+		char **grown = realloc(l->names, ncap * sizeof(*grown));
+		if (!grown)
+			return nb_fail(NB_ERR_NOMEM, "no memory for the event list");
+		l->names = grown;
+		l->cap = ncap;
+	}
+	l->names[l->n] = strdup(tok);
+	if (!l->names[l->n])
+		return nb_fail(NB_ERR_NOMEM, "no memory for the event list");
+	l->n++;
+	return NB_OK;
+}
+
 enum nb_status nb_counters_parse_list(const char *csv, char ***names, size_t *n)
 {
-	char **out = NULL;
-	size_t count = 0, cap = 0;
-	const char *p = csv;
-	enum nb_status st = NB_OK;
+	struct nb_names l = { NULL, 0, 0 };
+	enum nb_status st = nb_cli_each_item(csv, "--events", nb_name_item, &l);
 
-	*names = NULL;
-	*n = 0;
-	if (!csv || !*csv)
-		return nb_fail(NB_ERR_INVALID, "empty event list");
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *q = p;
-		while (len > 0 && (*q == ' ' || *q == '\t')) {
-			q++;
-			len--;
-		}
-		while (len > 0 && (q[len - 1] == ' ' || q[len - 1] == '\t'))
-			len--;
-		if (len == 0) {
-			st = nb_fail(NB_ERR_INVALID, "empty item in the event list '%s'", csv);
-			goto free_names;
-		}
-		if (count == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			char **grown = realloc(out, ncap * sizeof(*out));
-			if (!grown) {
-				st = nb_fail(NB_ERR_NOMEM, "no memory for the event list");
-				goto free_names;
-			}
-			out = grown;
-			cap = ncap;
-		}
-		out[count] = strndup(q, len);
-		if (!out[count]) {
-			st = nb_fail(NB_ERR_NOMEM, "no memory for the event list");
-			goto free_names;
-		}
-		count++;
-		if (!end)
-			break;
-		p = end + 1;
+	if (st != NB_OK) {
+		nb_counters_free_names(l.names, l.n);
+		l.names = NULL;
+		l.n = 0;
 	}
-	*names = out;
-	*n = count;
-	return NB_OK;
-free_names:
-	nb_counters_free_names(out, count);
+	*names = l.names;
+	*n = l.n;
 	return st;
 }
 

@@ -75,8 +75,10 @@ void nb_counters_close(struct nb_counters *c);
 
 /*
  * Splits a comma-separated list ("PAPI_TOT_CYC,sde:::normbench::rows") into
- * a malloc'd array of malloc'd names (free with nb_counters_free_names).
- * Empty items are an NB_ERR_INVALID. Names are not checked here.
+ * a malloc'd array of malloc'd names (free with nb_counters_free_names), by
+ * the rules of nb_cli_each_item (common/nb_cli.h): blanks trimmed, a repeat
+ * counted once, an empty item an NB_ERR_INVALID that names --events. Names
+ * are not checked here.
  */
 enum nb_status nb_counters_parse_list(const char *csv, char ***names, size_t *n);
 void nb_counters_free_names(char **names, size_t n);

@@ -22,91 +22,7 @@ const char *nb_cache_state_name(enum nb_cache_state c)
 	return (unsigned)c < NB_CACHE_COUNT ? nb_cache_names[c] : "?";
 }
 
-/* ---- number parsers ---- */
-
-enum nb_status nb_parse_int(const char *str, long min, long max, const char *what,
-			    long *out)
-{
-	char *end;
-	long v;
-
-	if (!str || !*str || isspace((unsigned char)*str))
-		return nb_fail(NB_ERR_INVALID, "%s: expected an integer, got '%s'", what,
-			       str ? str : "");
-	errno = 0;
-	v = strtol(str, &end, 10);
-	if (*end != '\0')
-		return nb_fail(NB_ERR_INVALID, "%s: '%s' is not an integer", what, str);
-	if (errno == ERANGE || v < min || v > max)
-		return nb_fail(NB_ERR_INVALID, "%s: %s is out of range [%ld, %ld]", what, str,
-			       min, max);
-	*out = v;
-	return NB_OK;
-}
-
-enum nb_status nb_parse_u64(const char *str, const char *what, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!str || !isdigit((unsigned char)*str))
-		return nb_fail(NB_ERR_INVALID, "%s: expected a non-negative integer, got '%s'",
-			       what, str ? str : "");
-	errno = 0;
-	v = strtoull(str, &end, 0);
-	if (*end != '\0' || errno == ERANGE)
-		return nb_fail(NB_ERR_INVALID, "%s: '%s' is not a 64-bit unsigned integer",
-			       what, str);
-	*out = (uint64_t)v;
-	return NB_OK;
-}
-
-enum nb_status nb_parse_double(const char *str, double min, double max, const char *what,
-			       double *out)
-{
-	char *end;
-	double v;
-
-	if (!str || !*str || isspace((unsigned char)*str))
-		return nb_fail(NB_ERR_INVALID, "%s: expected a number, got '%s'", what,
-			       str ? str : "");
-	errno = 0;
-	v = strtod(str, &end);
-	if (*end != '\0')
-		return nb_fail(NB_ERR_INVALID, "%s: '%s' is not a number", what, str);
-	if (!isfinite(v) || errno == ERANGE || v < min || v > max)
-		return nb_fail(NB_ERR_INVALID, "%s: %s is out of range [%g, %g]", what, str, min,
-			       max);
-	*out = v;
-	return NB_OK;
-}
-
-/* ---- list parsing ---- */
-
-/* Calls item(value, ctx) on each comma-separated item of csv. Empty items
- * and an empty list are errors. */
-static enum nb_status nb_each_item(const char *csv, const char *what,
-				   enum nb_status (*item)(const char *, void *), void *ctx)
-{
-	char buf[4096];
-	char *save = NULL;
-	size_t len;
-
-	if (!csv || !*csv)
-		return nb_fail(NB_ERR_INVALID, "%s: empty list", what);
-	len = strlen(csv);
-	if (len >= sizeof(buf))
-		return nb_fail(NB_ERR_INVALID, "%s: list too long", what);
-	if (csv[0] == ',' || csv[len - 1] == ',' || strstr(csv, ",,"))
-		return nb_fail(NB_ERR_INVALID, "%s: empty item in '%s'", what, csv);
-	memcpy(buf, csv, len + 1);
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		enum nb_status st = item(tok, ctx);
-		if (st != NB_OK)
-			return st;
-	}
-	return NB_OK;
-}
+/* ---- list parsing (common/nb_cli.h) ---- */
 
 struct nb_enum_list {
 	int *items;
@@ -146,7 +62,7 @@ enum nb_status nb_sweep_parse_variants(const char *csv, struct nb_sweep *s)
 	int items[NB_VARIANT_COUNT];
 	size_t n = 0;
 	struct nb_enum_list l = { items, &n, NB_VARIANT_COUNT };
-	enum nb_status st = nb_each_item(csv, "--variants", nb_variant_item, &l);
+	enum nb_status st = nb_cli_each_item(csv, "--variants", nb_variant_item, &l);
 
 	if (st != NB_OK)
 		return st;
@@ -179,7 +95,7 @@ enum nb_status nb_sweep_parse_dtypes(const char *csv, struct nb_sweep *s)
 	int items[NB_DTYPE_COUNT];
 	size_t n = 0;
 	struct nb_enum_list l = { items, &n, NB_DTYPE_COUNT };
-	enum nb_status st = nb_each_item(csv, "--dtypes", nb_dtype_item, &l);
+	enum nb_status st = nb_cli_each_item(csv, "--dtypes", nb_dtype_item, &l);
 
 	if (st != NB_OK)
 		return st;
@@ -210,7 +126,7 @@ enum nb_status nb_sweep_parse_dirs(const char *csv, struct nb_sweep *s)
 	int items[NB_DIR_COUNT];
 	size_t n = 0;
 	struct nb_enum_list l = { items, &n, NB_DIR_COUNT };
-	enum nb_status st = nb_each_item(csv, "--dir", nb_dir_item, &l);
+	enum nb_status st = nb_cli_each_item(csv, "--dir", nb_dir_item, &l);
 
 	if (st != NB_OK)
 		return st;
@@ -237,7 +153,7 @@ enum nb_status nb_sweep_parse_caches(const char *csv, struct nb_sweep *s)
 	int items[NB_CACHE_COUNT];
 	size_t n = 0;
 	struct nb_enum_list l = { items, &n, NB_CACHE_COUNT };
-	enum nb_status st = nb_each_item(csv, "--cache", nb_cache_item, &l);
+	enum nb_status st = nb_cli_each_item(csv, "--cache", nb_cache_item, &l);
 
 	if (st != NB_OK)
 		return st;
@@ -245,22 +161,6 @@ enum nb_status nb_sweep_parse_caches(const char *csv, struct nb_sweep *s)
 		s->caches[i] = (enum nb_cache_state)items[i];
 	s->ncaches = n;
 	return NB_OK;
-}
-
-/* A positive decimal size without sign, spaces or suffix. */
-static bool nb_parse_dim(const char *str, size_t len, size_t *out)
-{
-	size_t v = 0;
-
-	if (len == 0 || len > 12)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)str[i]))
-			return false;
-		v = v * 10 + (size_t)(str[i] - '0');
-	}
-	*out = v;
-	return true;
 }
 
 struct nb_shape_ctx {
@@ -271,22 +171,11 @@ struct nb_shape_ctx {
 static enum nb_status nb_shape_item(const char *tok, void *ctx)
 {
 	struct nb_shape_ctx *c = ctx;
-	const char *x = strpbrk(tok, "xX");
 	struct nb_shape sh;
+	enum nb_status st = nb_cli_parse_shape(tok, "--shapes", &sh.rows, &sh.d);
 
-	if (!x || !nb_parse_dim(tok, (size_t)(x - tok), &sh.rows) ||
-	    !nb_parse_dim(x + 1, strlen(x + 1), &sh.d))
-		return nb_fail(NB_ERR_INVALID, "--shapes: malformed shape '%s' (expected "
-			       "ROWSxD, e.g. 64x4096)", tok);
-	if (sh.rows == 0 || sh.d == 0)
-		return nb_fail(NB_ERR_INVALID, "--shapes: '%s': rows and d must be at least 1",
-			       tok);
-	if (sh.rows > NB_SWEEP_MAX_DIM || sh.d > NB_SWEEP_MAX_DIM)
-		return nb_fail(NB_ERR_INVALID, "--shapes: '%s': rows and d must be at most %zu",
-			       tok, NB_SWEEP_MAX_DIM);
-	if (sh.rows > NB_SWEEP_MAX_ELEMENTS / sh.d)
-		return nb_fail(NB_ERR_INVALID, "--shapes: '%s' has %zu elements; at most %zu "
-			       "per buffer", tok, sh.rows * sh.d, NB_SWEEP_MAX_ELEMENTS);
+	if (st != NB_OK)
+		return st;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->shapes[i].rows == sh.rows && c->shapes[i].d == sh.d)
 			return NB_OK;
@@ -301,7 +190,7 @@ enum nb_status nb_sweep_parse_shapes(const char *csv, struct nb_sweep *s)
 {
 	struct nb_shape shapes[NB_SWEEP_MAX_SHAPES];
 	struct nb_shape_ctx c = { shapes, 0 };
-	enum nb_status st = nb_each_item(csv, "--shapes", nb_shape_item, &c);
+	enum nb_status st = nb_cli_each_item(csv, "--shapes", nb_shape_item, &c);
 
 	if (st != NB_OK)
 		return st;
@@ -319,23 +208,18 @@ struct nb_threads_ctx {
 static enum nb_status nb_threads_item(const char *tok, void *ctx)
 {
 	struct nb_threads_ctx *c = ctx;
-	long v;
-	enum nb_status st = nb_parse_int(tok, LONG_MIN, LONG_MAX, "--threads", &v);
+	int v;
+	enum nb_status st = nb_cli_parse_threads(tok, c->cores, "--threads", &v);
 
 	if (st != NB_OK)
 		return st;
-	if (v < 1)
-		return nb_fail(NB_ERR_INVALID, "--threads: %ld: a thread count is at least 1", v);
-	if (v > c->cores)
-		return nb_fail(NB_ERR_INVALID, "--threads: %ld exceeds the %d CPUs this "
-			       "process may use", v, c->cores);
 	for (size_t i = 0; i < c->n; i++)
-		if (c->threads[i] == (int)v)
+		if (c->threads[i] == v)
 			return NB_OK;
 	if (c->n >= NB_SWEEP_MAX_THREADS)
 		return nb_fail(NB_ERR_INVALID, "--threads: at most %d thread counts",
 			       NB_SWEEP_MAX_THREADS);
-	c->threads[c->n++] = (int)v;
+	c->threads[c->n++] = v;
 	return NB_OK;
 }
 
@@ -343,7 +227,7 @@ enum nb_status nb_sweep_parse_threads(const char *csv, int cores, struct nb_swee
 {
 	int threads[NB_SWEEP_MAX_THREADS];
 	struct nb_threads_ctx c = { threads, 0, cores };
-	enum nb_status st = nb_each_item(csv, "--threads", nb_threads_item, &c);
+	enum nb_status st = nb_cli_each_item(csv, "--threads", nb_threads_item, &c);
 
 	if (st != NB_OK)
 		return st;
@@ -387,7 +271,7 @@ enum nb_status nb_sweep_parse_impls(const char *csv, struct nb_sweep *s)
 	}
 	s->nimpls = 0;
 	s->impl_mode = NB_IMPL_NAMED;
-	return nb_each_item(csv, "--impl", nb_impl_item, s);
+	return nb_cli_each_item(csv, "--impl", nb_impl_item, s);
 }
 
 /* ---- presets ---- */
@@ -526,7 +410,7 @@ enum nb_dtype nb_sweep_default_acc(enum nb_dtype t)
 
 bool nb_sweep_has_bias(enum nb_variant v)
 {
-	return v == NB_VARIANT_LAYERNORM;
+	return (unsigned)v < NB_VARIANT_COUNT && nb_variant_traits[v].has_bias;
 }
 
 static bool nb_in_list(const int *items, size_t n, int v)
@@ -537,11 +421,11 @@ static bool nb_in_list(const int *items, size_t n, int v)
 	return false;
 }
 
-/* The first registry entry of exactly this ISA (and algorithm, when algo is
- * non-NULL) for the default accumulation: registry order puts the default
+/* The first registry entry of exactly this ISA (and algorithm, unless algo
+ * is NB_ALGO_COUNT) for the default accumulation: registry order puts the default
  * algorithm first. */
 static const struct nb_kernel *nb_first_of(enum nb_variant v, enum nb_direction dir,
-					   enum nb_dtype t, enum nb_isa isa, const char *algo)
+					   enum nb_dtype t, enum nb_isa isa, enum nb_algo algo)
 {
 	size_t count;
 	const struct nb_kernel *ks = nb_kernels(&count);
@@ -549,7 +433,8 @@ static const struct nb_kernel *nb_first_of(enum nb_variant v, enum nb_direction 
 	for (size_t i = 0; i < count; i++) {
 		const struct nb_kernel *k = &ks[i];
 		if (k->variant == v && k->dir == dir && k->dtype == t && k->isa == isa &&
-		    k->acc == nb_sweep_default_acc(t) && (!algo || strcmp(k->algo, algo) == 0))
+		    k->acc == nb_sweep_default_acc(t) &&
+		    (algo == NB_ALGO_COUNT || nb_kernel_algo(k) == algo))
 			return k;
 	}
 	return NULL;
@@ -594,7 +479,7 @@ static size_t nb_kernels_for(const struct nb_sweep *s, enum nb_variant v,
 	 * so each algorithm gets its best kernel. */
 	for (size_t i = 0; i < count; i++) {
 		const struct nb_kernel *k = &ks[i];
-		const char *algo = v == NB_VARIANT_FLASHNORM ? k->algo : NULL;
+		enum nb_algo algo = v == NB_VARIANT_FLASHNORM ? nb_kernel_algo(k) : NB_ALGO_COUNT;
 		if (k->variant != v || k->dir != dir || k->dtype != t ||
 		    k->acc != nb_sweep_default_acc(t) || !nb_isa_usable(k->isa))
 			continue;
@@ -662,9 +547,11 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 	}
 	for (size_t v = 0; v < eff.nvariants; v++)
 		for (size_t i = 0; i < eff.nshapes; i++)
-			if (eff.variants[v] == NB_VARIANT_CRMSNORM && eff.shapes[i].d < 2)
-				return nb_fail(NB_ERR_INVALID, "--shapes: %zux%zu: CRMSNorm needs "
-					       "d >= 2", eff.shapes[i].rows, eff.shapes[i].d);
+			if (eff.shapes[i].d < nb_variant_min_d(eff.variants[v]))
+				return nb_fail(NB_ERR_INVALID, "--shapes: %zux%zu: %s needs "
+					       "d >= %zu", eff.shapes[i].rows, eff.shapes[i].d,
+					       nb_variant_traits[eff.variants[v]].title,
+					       nb_variant_min_d(eff.variants[v]));
 
 	for (size_t di = 0; di < eff.ndirs; di++)
 	for (size_t ti = 0; ti < eff.ndtypes; ti++)
@@ -692,7 +579,7 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 				c = &cells[ncells++];
 				c->kernel = ks[j];
 				c->shape = eff.shapes[si];
-				c->m = ks[j]->variant == NB_VARIANT_FLASHNORM
+				c->m = nb_variant_traits[ks[j]->variant].linear
 					? nb_flash_m(eff.shapes[si].d) : 0;
 				c->threads = eff.threads[hi];
 				c->cache = eff.caches[ci];
@@ -718,47 +605,28 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 struct nb_cost nb_sweep_cost(const struct nb_kernel *k, size_t rows, size_t d, size_t m,
 			     const struct nb_conventions *conv)
 {
+	const struct nb_variant_traits *tr = &nb_variant_traits[k->variant];
+	const struct nb_flops *f = k->dir == NB_DIR_FORWARD ? &tr->fwd : &tr->bwd;
 	struct nb_cost c = { 0, 0 };
 	double s = (double)nb_dtype_traits[k->dtype].size;
 	double g = (double)nb_dtype_traits[nb_grad_dtype(k->dtype, k->acc)].size;
 	double r = (double)rows;
-	double n = (double)(k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d);
+	double n = (double)nb_variant_stored(k->variant, d);
 	double kk = k->variant == NB_VARIANT_PRMSNORM
 		? (double)nb_prms_k(d, conv->prms_p, conv->prms_round) : n;
-	double bias = nb_sweep_has_bias(k->variant) ? 1.0 : 0.0;
+	double bias = tr->has_bias ? 1.0 : 0.0;
+	double mm = tr->linear ? (double)m : 0.0;
 
-	if (k->variant == NB_VARIANT_FLASHNORM) {
-		double mm = (double)m;
+	/* the counts are whole numbers below 2^53: exact in any order */
+	c.flops = r * (f->per_n * n + f->per_k * kk + f->per_row + f->per_nm * n * mm +
+		       f->per_m * mm);
+	if (tr->linear)
 		/* x once, W* once, z once (the scratch of the unfused baseline is
 		 * not required traffic: both algorithms are charged the same) */
 		c.bytes = s * (r * n + n * mm + r * mm);
-		/* product 2nm, sum of squares 2n, per-row rsqrt ~4, scale m */
-		c.flops = r * (2.0 * n * mm + 2.0 * n + 4.0 + mm);
-		return c;
-	}
-	if (k->dir == NB_DIR_FORWARD) {
+	else if (k->dir == NB_DIR_FORWARD)
 		c.bytes = s * (2.0 * r * n + n * (1.0 + bias));
-		/* per element: layernorm mean 1 + variance 3 + (x-mu)*r*g+b 4;
-		 * rms: square-add 2 (over k for pRMSNorm) + x*r*g 2; CRMSNorm adds
-		 * the plain sum 1. Per row ~4 (eps, sqrt, divide). */
-		switch (k->variant) {
-		case NB_VARIANT_LAYERNORM: c.flops = r * (8.0 * n + 4.0); break;
-		case NB_VARIANT_RMSNORM: c.flops = r * (4.0 * n + 4.0); break;
-		case NB_VARIANT_PRMSNORM: c.flops = r * (2.0 * kk + 2.0 * n + 4.0); break;
-		case NB_VARIANT_CRMSNORM: c.flops = r * (5.0 * n + 6.0); break;
-		default: break;
-		}
-		return c;
-	}
-	c.bytes = s * (3.0 * r * n + n) + g * n * (1.0 + bias);
-	/* per element: recompute the statistics (as forward), xhat 1-2, dy*g 1,
-	 * the row dot products 2 each, dx 3-4, dgain 2 (+ dbias 1) */
-	switch (k->variant) {
-	case NB_VARIANT_LAYERNORM: c.flops = r * (18.0 * n + 6.0); break;
-	case NB_VARIANT_RMSNORM: c.flops = r * (11.0 * n + 5.0); break;
-	case NB_VARIANT_PRMSNORM: c.flops = r * (2.0 * kk + 2.0 * kk + 7.0 * n + 5.0); break;
-	case NB_VARIANT_CRMSNORM: c.flops = r * (12.0 * n + 8.0); break;
-	default: break;
-	}
+	else
+		c.bytes = s * (3.0 * r * n + n) + g * n * (1.0 + bias);
 	return c;
 }

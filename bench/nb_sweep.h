@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/nb_cli.h"
 #include "common/nb_problem.h"
 #include "common/nb_status.h"
 #include "kernels/nb_kernels.h"
@@ -28,11 +29,8 @@ struct nb_shape {
 #define NB_SWEEP_MAX_THREADS 64
 #define NB_SWEEP_MAX_IMPLS 256
 
-/* Limits of a single shape: rows and d at most 2^24 each, and at most 2^30
- * elements per buffer (4 GiB of f32) — a larger cell is not a norm layer
- * any transformer runs, and would not fit this kind of machine. */
-#define NB_SWEEP_MAX_DIM ((size_t)1 << 24)
-#define NB_SWEEP_MAX_ELEMENTS ((size_t)1 << 30)
+/* Limits of a single shape: NB_CLI_MAX_DIM, NB_CLI_MAX_ELEMENTS
+ * (common/nb_cli.h). */
 
 /* FlashNorm's output width m when a shape does not say (m = d, square W),
  * capped so W stays at most 64 Mi elements. */
@@ -77,28 +75,21 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s);
 /* "quick, ci, paper, vendor, default" with one line each, for --help. */
 const char *nb_sweep_preset_help(void);
 
-/* Parsers of the comma-separated option values; each replaces the axis in
- * s, drops duplicates and fails with NB_ERR_INVALID / NB_ERR_NOTFOUND and a
- * message naming the bad item. "all" is accepted where it makes sense. */
+/* Parsers of the comma-separated option values (split by
+ * nb_cli_each_item); each replaces the axis in s, drops duplicates and
+ * fails with NB_ERR_INVALID / NB_ERR_NOTFOUND and a message naming the bad
+ * item. "all" is accepted where it makes sense. */
 enum nb_status nb_sweep_parse_variants(const char *csv, struct nb_sweep *s);
 enum nb_status nb_sweep_parse_dtypes(const char *csv, struct nb_sweep *s);
 enum nb_status nb_sweep_parse_dirs(const char *csv, struct nb_sweep *s);
 enum nb_status nb_sweep_parse_caches(const char *csv, struct nb_sweep *s);
 /* ROWSxD[,ROWSxD...], e.g. "1x4096,64x4096"; every item within the
- * NB_SWEEP_MAX_* limits. */
+ * NB_CLI_MAX_* limits. */
 enum nb_status nb_sweep_parse_shapes(const char *csv, struct nb_sweep *s);
 /* 1 .. cores each. */
 enum nb_status nb_sweep_parse_threads(const char *csv, int cores, struct nb_sweep *s);
 /* "best", "all" or registry names. */
 enum nb_status nb_sweep_parse_impls(const char *csv, struct nb_sweep *s);
-
-/* Strict number parsers for option values (whole string, range checked);
- * what names the option in the message. */
-enum nb_status nb_parse_int(const char *str, long min, long max, const char *what,
-			    long *out);
-enum nb_status nb_parse_u64(const char *str, const char *what, uint64_t *out);
-enum nb_status nb_parse_double(const char *str, double min, double max, const char *what,
-			       double *out);
 
 /* One planned cell. Cells of one group (same shape, dtype, direction,
  * threads and cache state) are measured interleaved. */
@@ -140,6 +131,8 @@ enum nb_dtype nb_sweep_default_acc(enum nb_dtype t);
  * Flops count each +, -, *, / and sqrt of the formulas of SPEC §1 once per
  * element (FlashNorm: 2*rows*n*m for the product plus the rms).
  * LayerNorm cells carry a bias; RMS-family cells do not (LLM convention).
+ * The per-variant numbers (flops per element and row, bias, stored width)
+ * are the traits of common/nb_variants.def.
  */
 struct nb_cost {
 	double bytes;

@@ -6,27 +6,6 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const nb_variant_names[NB_VARIANT_COUNT] = {
-	[NB_VARIANT_LAYERNORM] = "layernorm",
-	[NB_VARIANT_RMSNORM] = "rmsnorm",
-	[NB_VARIANT_PRMSNORM] = "prmsnorm",
-	[NB_VARIANT_CRMSNORM] = "crmsnorm",
-	[NB_VARIANT_FLASHNORM] = "flashnorm",
-};
-
-const char *nb_variant_name(enum nb_variant v)
-{
-	return (unsigned)v < NB_VARIANT_COUNT ? nb_variant_names[v] : "?";
-}
-
-enum nb_variant nb_variant_from_name(const char *name)
-{
-	for (int v = 0; v < NB_VARIANT_COUNT; v++)
-		if (name && strcmp(name, nb_variant_names[v]) == 0)
-			return (enum nb_variant)v;
-	return NB_VARIANT_COUNT;
-}
-
 const char *nb_direction_name(enum nb_direction dir)
 {
 	return dir == NB_DIR_FORWARD ? "fwd" : dir == NB_DIR_BACKWARD ? "bwd" : "?";
@@ -89,9 +68,11 @@ enum nb_status nb_problem_check(struct nb_problem *p, int dir)
 		return nb_fail(NB_ERR_INVALID, "rows must be at least 1");
 	if (p->d == 0)
 		return nb_fail(NB_ERR_INVALID, "d must be at least 1");
-	if (p->variant == NB_VARIANT_CRMSNORM && p->d < 2)
+	if (p->d < nb_variant_min_d(p->variant))
 		return nb_fail(NB_ERR_INVALID,
-			       "CRMSNorm needs d >= 2 (it stores d-1 elements per row)");
+			       "%s needs d >= %zu (it stores d-%zu elements per row)",
+			       nb_variant_traits[p->variant].title, nb_variant_min_d(p->variant),
+			       nb_variant_traits[p->variant].stored_less);
 	if (p->d > NB_MAX_ELEMENTS || p->rows > NB_MAX_ELEMENTS / p->d)
 		return nb_fail(NB_ERR_INVALID, "problem too large: %zu rows x %zu",
 			       p->rows, p->d);
@@ -112,7 +93,7 @@ enum nb_status nb_problem_check(struct nb_problem *p, int dir)
 	if (p->threads < 0)
 		return nb_fail(NB_ERR_INVALID, "threads must be >= 0 (0: default)");
 
-	p->n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	p->n = nb_variant_stored(p->variant, p->d);
 	p->k = p->variant == NB_VARIANT_PRMSNORM
 		? nb_prms_k(p->d, p->conv.prms_p, p->conv.prms_round) : p->n;
 

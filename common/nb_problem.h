@@ -8,15 +8,7 @@
 
 #include "common/nb_dtype.h"
 #include "common/nb_status.h"
-
-enum nb_variant {
-	NB_VARIANT_LAYERNORM,
-	NB_VARIANT_RMSNORM,
-	NB_VARIANT_PRMSNORM,
-	NB_VARIANT_CRMSNORM,
-	NB_VARIANT_FLASHNORM,   /* RMSNorm folded into the following linear layer */
-	NB_VARIANT_COUNT
-};
+#include "common/nb_variant.h" /* enum nb_variant, its traits and names */
 
 enum nb_direction { NB_DIR_FORWARD, NB_DIR_BACKWARD, NB_DIR_COUNT };
 
@@ -97,10 +89,6 @@ enum nb_status nb_problem_check(struct nb_problem *p, int dir);
 /* k for pRMSNorm under the given conventions (d for the other variants). */
 size_t nb_prms_k(size_t d, double p, enum nb_prms_round round);
 
-const char *nb_variant_name(enum nb_variant v);
-/* NB_VARIANT_COUNT when unknown. Accepts "layernorm", "rmsnorm", "prmsnorm",
- * "crmsnorm", "flashnorm". */
-enum nb_variant nb_variant_from_name(const char *name);
 const char *nb_direction_name(enum nb_direction dir);
 
 /* Accumulation dtype of the gradient vectors dgain/dbias for a kernel of

@@ -30,7 +30,8 @@ struct nb_kernel {
 	enum nb_dtype dtype;       /* storage type of x, y, gain, ... */
 	enum nb_dtype acc;         /* accumulation type of the row sums */
 	enum nb_isa isa;
-	const char *algo;          /* "twopass", "welford", "fused", ... */
+	const char *algo;          /* "twopass", "welford", "fused", ...: enum
+				    * nb_algo through nb_kernel_algo */
 	int passes;                /* passes over x per row */
 	bool inplace_ok;           /* y may alias x (forward) */
 	bool whole_problem;        /* threads itself (BLAS): called once */
@@ -42,6 +43,26 @@ struct nb_kernel {
 		void *dgain_part, void *dbias_part);
 #include "kernels/registry.def"
 #undef NB_KERNEL
+
+/* The algorithms of registry.def's algo column (the string stays what bench
+ * and verify write to files): code that behaves differently per algorithm
+ * asks nb_kernel_algo, never compares the string. A new algorithm string
+ * needs its line in nb_algo_names (kernels/registry.c); the registry test
+ * refuses an entry whose string is not there. */
+enum nb_algo {
+	NB_ALGO_TWOPASS,    /* statistics in one pass, then the output pass */
+	NB_ALGO_WELFORD,    /* LayerNorm mean and variance by Welford's update */
+	NB_ALGO_PAIRWISE,   /* pairwise summation (error bound gamma_log2(n)) */
+	NB_ALGO_FUSED,      /* FlashNorm: x . W*, then the row scale */
+	NB_ALGO_UNFUSED,    /* FlashNorm's baseline: RMSNorm, then x . W */
+	NB_ALGO_F16ACC,     /* verify's deliberately poor kernel (f16 sums) */
+	NB_ALGO_COUNT
+};
+/* NB_ALGO_COUNT when unknown. */
+enum nb_algo nb_algo_from_name(const char *name);
+const char *nb_algo_name(enum nb_algo a);
+/* The algorithm of k's algo string (NB_ALGO_COUNT when unknown). */
+enum nb_algo nb_kernel_algo(const struct nb_kernel *k);
 
 /* The whole table, in registry.def order. */
 const struct nb_kernel *nb_kernels(size_t *count);

@@ -25,6 +25,33 @@ const struct nb_kernel *nb_kernels(size_t *count)
 	return nb_kernel_table;
 }
 
+static const char *const nb_algo_names[NB_ALGO_COUNT] = {
+	[NB_ALGO_TWOPASS] = "twopass",
+	[NB_ALGO_WELFORD] = "welford",
+	[NB_ALGO_PAIRWISE] = "pairwise",
+	[NB_ALGO_FUSED] = "fused",
+	[NB_ALGO_UNFUSED] = "unfused",
+	[NB_ALGO_F16ACC] = "f16acc",
+};
+
+enum nb_algo nb_algo_from_name(const char *name)
+{
+	for (int a = 0; a < NB_ALGO_COUNT; a++)
+		if (name && strcmp(name, nb_algo_names[a]) == 0)
+			return (enum nb_algo)a;
+	return NB_ALGO_COUNT;
+}
+
+const char *nb_algo_name(enum nb_algo a)
+{
+	return (unsigned)a < NB_ALGO_COUNT ? nb_algo_names[a] : "?";
+}
+
+enum nb_algo nb_kernel_algo(const struct nb_kernel *k)
+{
+	return nb_algo_from_name(k->algo);
+}
+
 const struct nb_kernel *nb_kernel_find(const char *name)
 {
 	for (size_t i = 0; i < NB_KERNEL_COUNT; i++)
@@ -166,7 +193,7 @@ enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p
 			       k->name, nb_isa_name(k->isa), nb_isa_name(nb_isa_cap()));
 	if (k->variant == NB_VARIANT_FLASHNORM) {
 		/* the fused kernel multiplies by W*, the baseline by W via y */
-		bool fused = strcmp(k->algo, "fused") == 0;
+		bool fused = nb_kernel_algo(k) == NB_ALGO_FUSED;
 		if (fused && !p->w_folded)
 			return nb_fail(NB_ERR_INVALID,
 				       "kernel %s needs the folded weight W* (nb_flashnorm_fold)",

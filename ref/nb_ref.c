@@ -55,7 +55,7 @@ static enum nb_status nb_ref_check_sizes(const struct nb_problem *p,
 
 	if (!p)
 		return nb_fail(NB_ERR_INVALID, "%s: no problem given", who);
-	n_want = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	n_want = nb_variant_stored(p->variant, p->d);
 	if ((unsigned)p->dtype >= NB_DTYPE_COUNT || p->rows == 0 || p->d == 0 ||
 	    p->n == 0 || p->n != n_want || p->k == 0 || p->k > p->n ||
 	    !p->x || !p->gain)

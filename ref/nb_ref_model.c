@@ -132,12 +132,9 @@ static bool nb_has(const struct nb_ref_tensor *t)
 
 const char *nb_norm_kind_name(enum nb_norm_kind k)
 {
-	static const char *const names[NB_NORM_COUNT] = {
-		[NB_NORM_LAYERNORM] = "layernorm", [NB_NORM_RMSNORM] = "rmsnorm",
-		[NB_NORM_CRMSNORM] = "crmsnorm", [NB_NORM_FLASHNORM] = "flashnorm",
-		[NB_NORM_NONE] = "none",
-	};
-	return (unsigned)k < NB_NORM_COUNT ? names[k] : "?";
+	if (k == NB_NORM_NONE)
+		return "none";
+	return nb_variant_name(nb_norm_variant(k));
 }
 
 const char *nb_ffn_kind_name(enum nb_ffn_kind k)
@@ -280,7 +277,7 @@ enum nb_status nb_ref_model_alloc(const struct nb_model_shape *s, enum nb_norm_k
 		goto fail_nomem;
 	m->shape = *s;
 	m->norm = norm;
-	m->n = norm == NB_NORM_CRMSNORM ? s->d - 1 : s->d;
+	m->n = nb_norm_stored(norm, s->d);
 	m->layer = calloc(s->layers, sizeof(*m->layer));
 	if (!m->layer)
 		goto fail_model;

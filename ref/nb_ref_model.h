@@ -10,18 +10,7 @@
 
 #include "common/nb_dtype.h"
 #include "common/nb_status.h"
-
-/* How every norm of a model is arranged (one kind per model). */
-enum nb_norm_kind {
-	NB_NORM_LAYERNORM,  /* Pre-LN: g * (x - mean) * r + b */
-	NB_NORM_RMSNORM,    /* Pre-RMSNorm: g * x * r (the norm bias is unused) */
-	NB_NORM_CRMSNORM,   /* Pre-CRMSNorm: the stream stores n = d-1 coordinates */
-	NB_NORM_FLASHNORM,  /* RMSNorm with its gain folded into every reader:
-			     * reader(x) = r * (x . W*) + b, W* = diag(g) W;
-			     * the norm gains and biases are unused */
-	NB_NORM_NONE,       /* no normalization (a benchmark bound, no claim) */
-	NB_NORM_COUNT
-};
+#include "common/nb_variant.h" /* enum nb_norm_kind: how a model's norms are arranged */
 
 enum nb_ffn_kind {
 	NB_FFN_GELU,    /* W2 . gelu(x W1 + b1) + b2, exact erf GELU */

@@ -134,6 +134,28 @@ START_TEST(test_emulation_marked)
 END_TEST
 #endif
 
+/* Every registry entry's algo string is an algorithm of enum nb_algo, so
+ * code that asks nb_kernel_algo never meets an unknown one. */
+START_TEST(test_registry_algos_known)
+{
+	size_t count;
+	const struct nb_kernel *ks = nb_kernels(&count);
+
+	for (size_t i = 0; i < count; i++) {
+		enum nb_algo a = nb_kernel_algo(&ks[i]);
+
+		ck_assert_msg(a != NB_ALGO_COUNT, "%s: algorithm '%s' is not in nb_algo_names "
+			      "(kernels/registry.c)", ks[i].name, ks[i].algo);
+		ck_assert_str_eq(nb_algo_name(a), ks[i].algo);
+		ck_assert(a != NB_ALGO_FUSED || ks[i].variant == NB_VARIANT_FLASHNORM);
+	}
+	for (int a = 0; a < NB_ALGO_COUNT; a++)
+		ck_assert_int_eq(nb_algo_from_name(nb_algo_name((enum nb_algo)a)), a);
+	ck_assert_int_eq(nb_algo_from_name("Fused"), NB_ALGO_COUNT);
+	ck_assert_int_eq(nb_algo_from_name(NULL), NB_ALGO_COUNT);
+}
+END_TEST
+
 Suite *nb_suite_isa(void)
 {
 	Suite *s = suite_create("isa");
@@ -142,6 +164,7 @@ Suite *nb_suite_isa(void)
 	tcase_add_test(tc, test_isa_names_round_trip);
 	tcase_add_test(tc, test_foreign_isa_caps_to_portable);
 	tcase_add_test(tc, test_best_respects_cap);
+	tcase_add_test(tc, test_registry_algos_known);
 #if defined(__aarch64__)
 	tcase_add_test(tc, test_arm_kernels_registered);
 	tcase_add_test(tc, test_emulation_marked);

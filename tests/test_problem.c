@@ -2,6 +2,7 @@
  * message, never a crash; the conventions fill n and k as SPEC §1 says. */
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/nb_problem.h"
 #include "tests/nb_test.h"
@@ -103,6 +104,46 @@ START_TEST(test_names_round_trip)
 }
 END_TEST
 
+/* The traits of common/nb_variants.def: stored width, smallest d, names,
+ * and the model norm kinds made of the same lines. */
+START_TEST(test_variant_traits)
+{
+	for (int v = 0; v < NB_VARIANT_COUNT; v++) {
+		const struct nb_variant_traits *tr = &nb_variant_traits[v];
+		size_t less = v == NB_VARIANT_CRMSNORM ? 1 : 0;
+
+		ck_assert_ptr_nonnull(tr->name);
+		ck_assert_ptr_nonnull(tr->title);
+		ck_assert_int_eq(strcasecmp(tr->name, tr->title), 0);
+		ck_assert_uint_eq(nb_variant_stored((enum nb_variant)v, 4096), 4096 - less);
+		ck_assert_uint_eq(nb_variant_min_d((enum nb_variant)v), 1 + less);
+		ck_assert_uint_eq(nb_variant_stored((enum nb_variant)v, less), 0);
+		ck_assert(tr->has_bias == (v == NB_VARIANT_LAYERNORM));
+		ck_assert(tr->linear == (v == NB_VARIANT_FLASHNORM));
+	}
+	/* every model kind but NONE is the variant of the same name */
+	for (int k = 0; k < NB_NORM_COUNT; k++) {
+		enum nb_variant v = nb_norm_variant((enum nb_norm_kind)k);
+
+		if (k == NB_NORM_NONE) {
+			ck_assert_int_eq(v, NB_VARIANT_COUNT);
+			ck_assert_uint_eq(nb_norm_stored((enum nb_norm_kind)k, 64), 64);
+			continue;
+		}
+		ck_assert_int_lt(v, NB_VARIANT_COUNT);
+		ck_assert_uint_eq(nb_norm_stored((enum nb_norm_kind)k, 64),
+				  nb_variant_stored(v, 64));
+	}
+	ck_assert_int_eq(nb_norm_variant(NB_NORM_LAYERNORM), NB_VARIANT_LAYERNORM);
+	ck_assert_int_eq(nb_norm_variant(NB_NORM_RMSNORM), NB_VARIANT_RMSNORM);
+	ck_assert_int_eq(nb_norm_variant(NB_NORM_CRMSNORM), NB_VARIANT_CRMSNORM);
+	ck_assert_int_eq(nb_norm_variant(NB_NORM_FLASHNORM), NB_VARIANT_FLASHNORM);
+	ck_assert_uint_eq(nb_norm_stored(NB_NORM_CRMSNORM, 64), 63);
+	ck_assert_int_eq(nb_norm_variant(NB_NORM_COUNT), NB_VARIANT_COUNT);
+	ck_assert_str_eq(nb_variant_name(NB_VARIANT_COUNT), "?");
+}
+END_TEST
+
 Suite *nb_suite_problem(void)
 {
 	Suite *s = suite_create("problem");
@@ -112,6 +153,7 @@ Suite *nb_suite_problem(void)
 	tcase_add_test(tc, test_prms_rounding_rules);
 	tcase_add_test(tc, test_invalid_problems_rejected);
 	tcase_add_test(tc, test_names_round_trip);
+	tcase_add_test(tc, test_variant_traits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -581,6 +581,52 @@ START_TEST(test_cost_model_stream_counting)
 }
 END_TEST
 
+/* The flops of every variant and direction are those of the cost model's
+ * formulas (bench/nb_sweep.h), written out here term by term; FlashNorm
+ * also counts W* and z in its bytes. */
+START_TEST(test_cost_model_flops)
+{
+	struct nb_conventions conv = NB_CONVENTIONS_DEFAULT;
+	const double r = 8, d = 1000, n = 1000, k = 63; /* ceil(0.0625 * 1000) */
+	static const struct {
+		enum nb_variant v;
+		enum nb_direction dir;
+		double per_n, per_k, per_row;
+	} want[] = {
+		{ NB_VARIANT_LAYERNORM, NB_DIR_FORWARD, 8, 0, 4 },
+		{ NB_VARIANT_RMSNORM, NB_DIR_FORWARD, 4, 0, 4 },
+		{ NB_VARIANT_PRMSNORM, NB_DIR_FORWARD, 2, 2, 4 },
+		{ NB_VARIANT_LAYERNORM, NB_DIR_BACKWARD, 18, 0, 6 },
+		{ NB_VARIANT_RMSNORM, NB_DIR_BACKWARD, 11, 0, 5 },
+		{ NB_VARIANT_PRMSNORM, NB_DIR_BACKWARD, 7, 4, 5 },
+	};
+	const struct nb_kernel *kern, *fl;
+	struct nb_cost c;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		kern = nb_kernel_best(want[i].v, want[i].dir, NB_DTYPE_F32, NB_DTYPE_F32);
+		ck_assert_ptr_nonnull(kern);
+		c = nb_sweep_cost(kern, (size_t)r, (size_t)d, 0, &conv);
+		ck_assert_msg(c.flops == r * (want[i].per_n * n + want[i].per_k * k +
+					      want[i].per_row), "%s: %g flops", kern->name,
+			      c.flops);
+	}
+	/* CRMSNorm: n = d - 1 stored elements */
+	kern = nb_kernel_best(NB_VARIANT_CRMSNORM, NB_DIR_FORWARD, NB_DTYPE_F32, NB_DTYPE_F32);
+	c = nb_sweep_cost(kern, (size_t)r, (size_t)d + 1, 0, &conv);
+	ck_assert(c.flops == r * (5 * n + 6));
+	kern = nb_kernel_best(NB_VARIANT_CRMSNORM, NB_DIR_BACKWARD, NB_DTYPE_F32, NB_DTYPE_F32);
+	c = nb_sweep_cost(kern, (size_t)r, (size_t)d + 1, 0, &conv);
+	ck_assert(c.flops == r * (12 * n + 8));
+	/* FlashNorm, m = 300: product 2nm, rms 2n + 4 a row, scale m */
+	fl = nb_kernel_best(NB_VARIANT_FLASHNORM, NB_DIR_FORWARD, NB_DTYPE_F32, NB_DTYPE_F32);
+	ck_assert_ptr_nonnull(fl);
+	c = nb_sweep_cost(fl, (size_t)r, (size_t)d, 300, &conv);
+	ck_assert(c.flops == r * (2 * n * 300 + 2 * n + 4 + 300));
+	ck_assert(c.bytes == 4.0 * (r * n + n * 300 + r * 300));
+}
+END_TEST
+
 Suite *nb_suite_results(void)
 {
 	Suite *s = suite_create("results");
@@ -601,6 +647,7 @@ Suite *nb_suite_results(void)
 	tcase_add_test(tp, test_sweep_parsers);
 	tcase_add_test(tp, test_plan_groups_and_named_kernels);
 	tcase_add_test(tp, test_cost_model_stream_counting);
+	tcase_add_test(tp, test_cost_model_flops);
 	suite_add_tcase(s, tp);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nb_cli.h"
 #include "common/nb_rng.h"
 #include "ref/nb_ref.h"
 #include "verify/nb_accuracy.h"
@@ -66,78 +67,44 @@ size_t nb_accsweep_outputs(const struct nb_kernel *k)
 
 /* ---- filters ---- */
 
-/* Whether name is one of the comma-separated items of list. */
-static bool nb_in_list(const char *list, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (const char *s = list; s && *s;) {
-		const char *comma = strchr(s, ',');
-		size_t item = comma ? (size_t)(comma - s) : strlen(s);
-
-		if (item == len && strncmp(s, name, len) == 0)
-			return true;
-		s = comma ? comma + 1 : NULL;
-	}
-	return false;
-}
-
-/* Calls check(item) for each item of a comma list; the first failure wins. */
-static enum nb_status nb_each_item(const char *list, const char *what,
-				   bool (*known)(const char *item))
-{
-	char item[128];
-
-	if (!list)
-		return NB_OK;
-	if (!*list)
-		return nb_fail(NB_ERR_INVALID, "empty list of %s", what);
-	for (const char *s = list; s;) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-
-		if (len == 0 || len >= sizeof(item))
-			return nb_fail(NB_ERR_INVALID, "bad list of %s: '%s'", what, list);
-		memcpy(item, s, len);
-		item[len] = '\0';
-		if (!known(item))
-			return nb_fail(NB_ERR_NOTFOUND, "unknown %s '%s' (see 'normbench "
-				       "list')", what, item);
-		s = comma ? comma + 1 : NULL;
-	}
-	return NB_OK;
-}
-
-static bool nb_known_kernel(const char *name)
+static enum nb_status nb_known_kernel(const char *name, void *ctx)
 {
 	size_t count;
 	const struct nb_kernel *ks = nb_kernels(&count);
 
+	(void)ctx;
 	for (size_t i = 0; i < count; i++)
 		if (strcmp(ks[i].name, name) == 0)
-			return true;
-	return false;
+			return NB_OK;
+	return nb_fail(NB_ERR_NOTFOUND, "--kernels: unknown kernel '%s' (see 'normbench "
+		       "list')", name);
 }
 
-static bool nb_known_variant(const char *name)
+static enum nb_status nb_known_variant(const char *name, void *ctx)
 {
-	return nb_variant_from_name(name) != NB_VARIANT_COUNT;
+	(void)ctx;
+	if (nb_variant_from_name(name) != NB_VARIANT_COUNT)
+		return NB_OK;
+	return nb_fail(NB_ERR_NOTFOUND, "--variants: unknown variant '%s' (see 'normbench "
+		       "list')", name);
 }
 
 enum nb_status nb_accsweep_check_filters(const struct nb_accsweep_config *c)
 {
-	enum nb_status st = nb_each_item(c->kernels, "kernel", nb_known_kernel);
+	enum nb_status st = NB_OK;
 
-	if (st == NB_OK)
-		st = nb_each_item(c->variants, "variant", nb_known_variant);
+	if (c->kernels)
+		st = nb_cli_each_item(c->kernels, "--kernels", nb_known_kernel, NULL);
+	if (st == NB_OK && c->variants)
+		st = nb_cli_each_item(c->variants, "--variants", nb_known_variant, NULL);
 	return st;
 }
 
-static bool nb_selected(const struct nb_accsweep_config *c, const struct nb_kernel *k)
+static bool nb_kernel_selected(const struct nb_accsweep_config *c, const struct nb_kernel *k)
 {
-	if (c->kernels && !nb_in_list(c->kernels, k->name))
+	if (c->kernels && !nb_cli_in_list(c->kernels, k->name))
 		return false;
-	if (c->variants && !nb_in_list(c->variants, nb_variant_name(k->variant)))
+	if (c->variants && !nb_cli_in_list(c->variants, nb_variant_name(k->variant)))
 		return false;
 	return true;
 }
@@ -181,7 +148,7 @@ static enum nb_status nb_case_alloc(const struct nb_kernel *k, struct nb_problem
 {
 	size_t es = nb_dtype_traits[p->dtype].size;
 	size_t gs = nb_dtype_traits[nb_grad_dtype(p->dtype, k->acc)].size;
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 	size_t rn = p->rows * n;
 	bool ok = true;
 
@@ -407,7 +374,7 @@ static size_t nb_count_selected(const struct nb_accsweep_config *c)
 	const struct nb_kernel *ks = nb_kernels(&count);
 
 	for (size_t i = 0; i < count; i++)
-		if (nb_selected(c, &ks[i]) && nb_isa_usable(ks[i].isa))
+		if (nb_kernel_selected(c, &ks[i]) && nb_isa_usable(ks[i].isa))
 			selected++;
 	return selected;
 }
@@ -426,7 +393,7 @@ static void nb_progress(const struct nb_accsweep_config *c, size_t done, size_t 
 static void nb_fill_params(struct nb_rng *rng, const struct nb_problem *p,
 			   const struct nb_case_bufs *b)
 {
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 
 	nb_data_normal(rng, p->dtype, b->gain, n, 1.0, 0.5);
 	if (b->bias)
@@ -467,7 +434,7 @@ static enum nb_status nb_sweep_case(const struct nb_accsweep_config *c,
 		return st;
 	nb_rng_seed(&rng, seed);
 	nb_data_rows(&rng, kind, k->dtype, b.x, rows,
-		     k->variant == NB_VARIANT_CRMSNORM ? d - 1 : d);
+		     nb_variant_stored(k->variant, d));
 	nb_fill_params(&rng, &p, &b);
 	st = nb_judge_case(k, &p, &b, &lab, NULL, NULL, out);
 	nb_case_free(&b);
@@ -521,7 +488,7 @@ enum nb_status nb_accsweep_run(const struct nb_accsweep_config *c,
 	for (size_t i = 0; i < count + c->nextra && st == NB_OK; i++) {
 		const struct nb_kernel *k = i < count ? &ks[i] : &c->extra[i - count];
 
-		if (i < count && !nb_selected(c, k))
+		if (i < count && !nb_kernel_selected(c, k))
 			continue;
 		if (!nb_isa_usable(k->isa)) {
 			stats->skipped++;
@@ -613,7 +580,7 @@ static void nb_fill_input_params(const struct nb_accsweep_config *c,
 				 const struct nb_accsweep_data *in, const struct nb_problem *p,
 				 struct nb_case_bufs *b)
 {
-	size_t n = p->variant == NB_VARIANT_CRMSNORM ? p->d - 1 : p->d;
+	size_t n = nb_variant_stored(p->variant, p->d);
 	struct nb_rng rng;
 
 	if (in->gain) {
@@ -652,7 +619,7 @@ static enum nb_status nb_input_kernel(const struct nb_accsweep_config *c,
 	struct nb_case_label lab = { 0, label };
 	struct nb_case_bufs b;
 	enum nb_status st;
-	size_t n = k->variant == NB_VARIANT_CRMSNORM ? in->cols - 1 : in->cols;
+	size_t n = nb_variant_stored(k->variant, in->cols);
 	size_t overflow, param_overflow;
 
 	p.conv = c->conv;
@@ -710,14 +677,14 @@ enum nb_status nb_accsweep_input(const struct nb_accsweep_config *c,
 	for (size_t i = 0; i < count + c->nextra && st == NB_OK; i++) {
 		const struct nb_kernel *k = i < count ? &ks[i] : &c->extra[i - count];
 
-		if (i < count && !nb_selected(c, k))
+		if (i < count && !nb_kernel_selected(c, k))
 			continue;
 		if (!nb_isa_usable(k->isa)) {
 			stats->skipped++;
 			continue;
 		}
 		/* CRMSNorm needs d >= 2 (it stores d-1 elements) */
-		if (k->variant == NB_VARIANT_CRMSNORM && in->cols < 2)
+		if (in->cols < nb_variant_min_d(k->variant))
 			continue;
 		nb_progress(c, stats->kernels, total, k);
 		stats->kernels++;

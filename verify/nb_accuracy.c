@@ -22,8 +22,8 @@
  *           Lemma 3.1).
  *   Summing T terms recursively, in ANY order and any blocking (SIMD lanes,
  *   unrolled accumulators, row chunks), has error <= gamma_{T-1} sum|terms|
- *   (Higham (4.4)); pairwise summation (a kernel whose algo names
- *   "pairwise") has gamma_{ceil(log2 T)}.
+ *   (Higham (4.4)); pairwise summation (a kernel of algorithm
+ *   NB_ALGO_PAIRWISE) has gamma_{ceil(log2 T)}.
  *
  * Every quantity is carried as a pair (m, e): m = |exact value| and e = a
  * bound on |computed - exact| (struct nb_ev). The rules:
@@ -36,7 +36,7 @@
  * These are rigorous, not first-order; the exact magnitudes come from the
  * problem's own data evaluated here in long double.
  *
- * What is u for which operation (struct nb_model):
+ * What is u for which operation (struct nb_round_model):
  *   acc   the row sums and the per-row statistics (mean, variance, r): the
  *         registry's accumulation type;
  *   el    the per-element work after the statistics (x*r, *g, +b, the
@@ -68,7 +68,9 @@ struct nb_arith {
 	long double eta;  /* half the smallest subnormal */
 };
 
-struct nb_model {
+/* How a kernel rounds, stage by stage, and how it sums: what its bounds are
+ * derived from (not the transformer of verify/nb_model.h). */
+struct nb_round_model {
 	struct nb_arith acc;
 	struct nb_arith el;
 	struct nb_arith grad;
@@ -186,7 +188,7 @@ static struct nb_ev nb_ev_div_n(struct nb_ev a, size_t n, struct nb_arith ar)
 
 /* The summation depth of T terms: the number of additions any one term
  * passes through. */
-static long double nb_depth(const struct nb_model *md, size_t t)
+static long double nb_depth(const struct nb_round_model *md, size_t t)
 {
 	if (t <= 1)
 		return 0.0L;
@@ -197,7 +199,7 @@ static long double nb_depth(const struct nb_model *md, size_t t)
 
 /* A sum of computed terms (their magnitudes sum_m, errors sum_e) with exact
  * magnitude m: error <= sum_e + gamma_depth (sum_m + sum_e). */
-static struct nb_ev nb_ev_sum(const struct nb_model *md, long double m, long double sum_m,
+static struct nb_ev nb_ev_sum(const struct nb_round_model *md, long double m, long double sum_m,
 			      long double sum_e, size_t terms)
 {
 	return (struct nb_ev){ m, sum_e + nb_gamma(nb_depth(md, terms), md->acc.u) *
@@ -222,16 +224,16 @@ static enum nb_dtype nb_work_dtype(enum nb_dtype t)
 	return t == NB_DTYPE_F64 ? NB_DTYPE_F64 : NB_DTYPE_F32;
 }
 
-static void nb_algo_flags(const struct nb_kernel *k, struct nb_model *md)
+static void nb_algo_flags(const struct nb_kernel *k, struct nb_round_model *md)
 {
-	md->welford = k->algo && strstr(k->algo, "welford");
-	md->pairwise = k->algo && strstr(k->algo, "pairwise");
+	md->welford = nb_kernel_algo(k) == NB_ALGO_WELFORD;
+	md->pairwise = nb_kernel_algo(k) == NB_ALGO_PAIRWISE;
 }
 
 /* Model A: everything in the accumulation type, one rounding into storage. */
-static struct nb_model nb_model_acc(const struct nb_kernel *k)
+static struct nb_round_model nb_round_model_acc(const struct nb_kernel *k)
 {
-	struct nb_model md;
+	struct nb_round_model md;
 
 	md.acc = nb_arith_of(k->acc);
 	md.el = md.acc;
@@ -246,7 +248,7 @@ static struct nb_model nb_model_acc(const struct nb_kernel *k)
 /* Model B: statistics in the accumulation type, rounded into the storage's
  * working type, the per-element work in that type. Only differs from A when
  * the working type is not the accumulation type (f32 data, f64 sums). */
-static bool nb_model_work(const struct nb_kernel *k, struct nb_model *md)
+static bool nb_round_model_work(const struct nb_kernel *k, struct nb_round_model *md)
 {
 	enum nb_dtype work = nb_work_dtype(k->dtype);
 
@@ -265,9 +267,9 @@ static bool nb_model_work(const struct nb_kernel *k, struct nb_model *md)
 	return true;
 }
 
-static struct nb_model nb_model_ref(void)
+static struct nb_round_model nb_round_model_ref(void)
 {
-	struct nb_model md;
+	struct nb_round_model md;
 	struct nb_arith ld = { NB_U_LD, ldexpl(1.0L, -16446) };
 
 	md.acc = ld;
@@ -300,7 +302,7 @@ struct nb_stats {
  * rho = (sqrt(v) + eps) / sqrt(v) is the factor the eps-outside backward
  * puts on its correction term (1 inside).
  */
-static void nb_scale(const struct nb_problem *p, const struct nb_model *md, struct nb_ev v,
+static void nb_scale(const struct nb_problem *p, const struct nb_round_model *md, struct nb_ev v,
 		     long double v_exact, struct nb_stats *st)
 {
 	long double eps = (long double)p->conv.eps;
@@ -358,10 +360,10 @@ static void nb_scale(const struct nb_problem *p, const struct nb_model *md, stru
  *   |mu| >> sigma, as it should be.
  * var = S * (1/n): two roundings.
  */
-static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_model *md,
+static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_round_model *md,
 				    const long double *x, struct nb_stats *st);
 
-static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_model *md,
+static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_round_model *md,
 			       const long double *x, struct nb_stats *st)
 {
 	size_t n = p->n;
@@ -443,7 +445,7 @@ static void nb_stats_layernorm(const struct nb_problem *p, const struct nb_model
  * Nothing here grows with |mu|/sigma except e1's one rounding u|mu|, which
  * enters M2 only squared and the deviations only through u e1.
  */
-static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_model *md,
+static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_round_model *md,
 				    const long double *x, struct nb_stats *st)
 {
 	size_t n = p->n;
@@ -513,7 +515,7 @@ static void nb_stats_layernorm_pair(const struct nb_problem *p, const struct nb_
  * u |mu_lo| r is covered by the u (e1 + e2) term; otherwise x_j - mu^ with
  * one rounding.
  */
-static struct nb_ev nb_ln_dev(const struct nb_model *md, const struct nb_stats *st,
+static struct nb_ev nb_ln_dev(const struct nb_round_model *md, const struct nb_stats *st,
 			      long double xj)
 {
 	long double cv = fabsl(xj - st->mu), u = md->el.u, et;
@@ -538,7 +540,7 @@ static struct nb_ev nb_ln_dev(const struct nb_model *md, const struct nb_stats *
  *   |s| sum|x'| / (sum x'^2 + s^2) <= sqrt(n) (Cauchy-Schwarz), so the
  *   bound stays finite for every row.
  */
-static void nb_stats_rms(const struct nb_problem *p, const struct nb_model *md,
+static void nb_stats_rms(const struct nb_problem *p, const struct nb_round_model *md,
 			 const long double *x, struct nb_stats *st)
 {
 	size_t t = p->variant == NB_VARIANT_PRMSNORM ? p->k : p->n;
@@ -572,7 +574,7 @@ static void nb_stats_rms(const struct nb_problem *p, const struct nb_model *md,
 	nb_scale(p, md, ms, q / (long double)nd, st);
 }
 
-static void nb_stats(const struct nb_problem *p, const struct nb_model *md,
+static void nb_stats(const struct nb_problem *p, const struct nb_round_model *md,
 		     const long double *x, struct nb_stats *st)
 {
 	if (p->variant == NB_VARIANT_LAYERNORM)
@@ -581,7 +583,7 @@ static void nb_stats(const struct nb_problem *p, const struct nb_model *md,
 		nb_stats_rms(p, md, x, st);
 }
 
-static struct nb_ev nb_ev_store(struct nb_ev a, const struct nb_model *md)
+static struct nb_ev nb_ev_store(struct nb_ev a, const struct nb_round_model *md)
 {
 	return nb_ev_round(a, md->store);
 }
@@ -599,7 +601,7 @@ static void nb_load_row(enum nb_dtype t, const void *buf, size_t row, size_t n, 
  * carrying r's error, the bias add (one rounding on |y_i|, the only place
  * the bias's cancellation enters), and the storage rounding.
  */
-static void nb_bounds_forward(const struct nb_problem *p, const struct nb_model *md,
+static void nb_bounds_forward(const struct nb_problem *p, const struct nb_round_model *md,
 			      long double *x, long double *bound)
 {
 	for (size_t row = 0; row < p->rows; row++) {
@@ -650,7 +652,7 @@ struct nb_bwd_scratch {
 	long double *gm, *ge, *gv, *bm, *bv;
 };
 
-static void nb_bounds_backward(const struct nb_problem *p, const struct nb_model *md,
+static void nb_bounds_backward(const struct nb_problem *p, const struct nb_round_model *md,
 			       struct nb_bwd_scratch *w, long double *b_dx, long double *b_dg,
 			       long double *b_db)
 {
@@ -746,7 +748,7 @@ static void nb_bounds_backward(const struct nb_problem *p, const struct nb_model
 		}
 	}
 	for (size_t j = 0; j < n; j++) {
-		struct nb_model gmd = *md;
+		struct nb_round_model gmd = *md;
 
 		/* the row sums run in the gradient type */
 		gmd.acc = md->grad;
@@ -766,7 +768,7 @@ static void nb_bounds_backward(const struct nb_problem *p, const struct nb_model
  * |z_j| + the final scaling, bias add and storage roundings. The unfused
  * baseline (y = RMSNorm(x), z = y W) has the same terms in another order.
  */
-static enum nb_status nb_bounds_flashnorm(const struct nb_problem *p, const struct nb_model *md,
+static enum nb_status nb_bounds_flashnorm(const struct nb_problem *p, const struct nb_round_model *md,
 					  long double *x, long double *bound)
 {
 	size_t n = p->n, m = p->m;
@@ -814,7 +816,7 @@ static enum nb_status nb_bounds_flashnorm(const struct nb_problem *p, const stru
 }
 
 /* bounds[out] non-NULL: fill that output's bound under model md */
-static enum nb_status nb_bounds_model(const struct nb_problem *p, const struct nb_model *md,
+static enum nb_status nb_bounds_model(const struct nb_problem *p, const struct nb_round_model *md,
 				      long double *const bounds[NB_OUT_COUNT])
 {
 	size_t n = p->n;
@@ -869,19 +871,19 @@ static enum nb_direction nb_output_dir(enum nb_output out)
 static enum nb_status nb_bounds_all(const struct nb_problem *p, const struct nb_kernel *k,
 				    long double *const bounds[NB_OUT_COUNT])
 {
-	struct nb_model md;
+	struct nb_round_model md;
 	long double *extra[NB_OUT_COUNT] = { NULL };
 	long double *mem = NULL;
 	size_t total = 0;
 	enum nb_status st;
 
 	if (!k) {
-		md = nb_model_ref();
+		md = nb_round_model_ref();
 		return nb_bounds_model(p, &md, bounds);
 	}
-	md = nb_model_acc(k);
+	md = nb_round_model_acc(k);
 	st = nb_bounds_model(p, &md, bounds);
-	if (st != NB_OK || !nb_model_work(k, &md))
+	if (st != NB_OK || !nb_round_model_work(k, &md))
 		return st;
 	for (int o = 0; o < NB_OUT_COUNT; o++)
 		if (bounds[o])

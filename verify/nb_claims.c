@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/nb_cli.h"
 #include "common/nb_dtype.h"
 #include "common/nb_rng.h"
 #include "ref/nb_ref_model.h"
@@ -51,7 +52,8 @@ static void nb_cat(char *dst, size_t cap, ...)
 
 /* ---- results ---- */
 
-struct nb_results {
+/* The growing list of claim rows (not bench/nb_results.h's file). */
+struct nb_claim_list {
 	struct nb_claim_result *r;
 	size_t n, cap;
 };
@@ -103,7 +105,7 @@ struct nb_row {
 	char note[96];
 };
 
-static enum nb_status nb_push(struct nb_results *R, const struct nb_row *w, const struct nb_cmp *c)
+static enum nb_status nb_push(struct nb_claim_list *R, const struct nb_row *w, const struct nb_cmp *c)
 {
 	struct nb_claim_result *r;
 
@@ -298,7 +300,7 @@ static void nb_sl_exact_sides(struct nb_sl *s, size_t len)
 }
 
 /* Pushes the claim row and (if asked) the control row of one dtype. */
-static enum nb_status nb_push_pair(struct nb_results *R, bool controls, struct nb_row *row, const struct nb_sl *s, size_t len,
+static enum nb_status nb_push_pair(struct nb_claim_list *R, bool controls, struct nb_row *row, const struct nb_sl *s, size_t len,
 				   const char *name, const char *cname, const char *note,
 				   const char *cnote, const long double *tC_truth,
 				   const long double *tC_tb)
@@ -329,7 +331,7 @@ static const char *const nb_model_claim_names[3][2] = {
 	{ "FlashNorm Q/K/V+FFN == unfused", "1/rms after the activation" },
 };
 
-static enum nb_status nb_run_model_claim(struct nb_results *R, const struct nb_claims_config *cfg,
+static enum nb_status nb_run_model_claim(struct nb_claim_list *R, const struct nb_claims_config *cfg,
 					 int claim, const struct nb_mcfg *mc)
 {
 	struct nb_ref_model *A, *B, *C;
@@ -585,7 +587,7 @@ static void nb_sl_free(struct nb_sl *s, struct nb_ref_tensor *const *t, size_t c
  * rounded g and W: 2 u more on W*), z = r (x . W*) (+ c). Control: the
  * gain on the output side, W diag(g) (W square).
  */
-static enum nb_status nb_run_e3(struct nb_results *R, const struct nb_claims_config *cfg,
+static enum nb_status nb_run_e3(struct nb_claim_list *R, const struct nb_claims_config *cfg,
 				const struct nb_scfg *sc)
 {
 	size_t n = sc->n, rows = sc->rows, len = rows * n;
@@ -689,7 +691,7 @@ free_all:
  * ratio and the bound with it - reported, not hidden. Control: no mean
  * correction.
  */
-static enum nb_status nb_run_e5(struct nb_results *R, const struct nb_claims_config *cfg,
+static enum nb_status nb_run_e5(struct nb_claim_list *R, const struct nb_claims_config *cfg,
 				const struct nb_scfg *sc)
 {
 	size_t n = sc->n, rows = sc->rows, len = rows * n;
@@ -785,7 +787,7 @@ free_all:
  * carries it). Control: the same rows shifted by a mean of one sigma,
  * where the two differ; it has its own truth, LayerNorm of the shifted rows.
  */
-static enum nb_status nb_run_e6(struct nb_results *R, const struct nb_claims_config *cfg,
+static enum nb_status nb_run_e6(struct nb_claim_list *R, const struct nb_claims_config *cfg,
 				const struct nb_scfg *sc)
 {
 	size_t n = sc->n, rows = sc->rows, len = rows * n;
@@ -883,46 +885,25 @@ free_all:
 
 /* ---- the sets ---- */
 
-static bool nb_selected(const char *only, const char *id)
+static bool nb_claim_selected(const char *only, const char *id)
 {
-	const char *p = only;
-	size_t len = strlen(id);
+	return !only || !*only || nb_cli_in_list(only, id);
+}
 
-	if (!only || !*only)
-		return true;
-	while ((p = strstr(p, id)) != NULL) {
-		bool start = p == only || p[-1] == ',' || p[-1] == ' ';
-		bool end = p[len] == '\0' || p[len] == ',' || p[len] == ' ';
-		if (start && end)
-			return true;
-		p += len;
-	}
-	return false;
+static enum nb_status nb_known_claim(const char *id, void *ctx)
+{
+	(void)ctx;
+	for (int i = 0; i < NB_CLAIM_COUNT; i++)
+		if (strcmp(id, nb_claim_ids[i]) == 0)
+			return NB_OK;
+	return nb_fail(NB_ERR_INVALID, "unknown claim '%s' (E1 .. E6)", id);
 }
 
 static enum nb_status nb_check_only(const char *only)
 {
-	const char *p = only;
-
-	if (!only)
+	if (!only || !*only)
 		return NB_OK;
-	while (*p) {
-		char id[8];
-		size_t k = 0;
-		bool known = false;
-		while (*p == ',' || *p == ' ')
-			p++;
-		if (!*p)
-			break;
-		while (*p && *p != ',' && *p != ' ' && k < sizeof(id) - 1)
-			id[k++] = *p++;
-		id[k] = '\0';
-		for (int i = 0; i < NB_CLAIM_COUNT; i++)
-			known = known || strcmp(id, nb_claim_ids[i]) == 0;
-		if (!known)
-			return nb_fail(NB_ERR_INVALID, "unknown claim '%s' (E1 .. E6)", id);
-	}
-	return NB_OK;
+	return nb_cli_each_item(only, "claims", nb_known_claim, NULL);
 }
 
 /* Model configuration i of a set: widths 31, 64, 96 (odd ones included),
@@ -943,7 +924,7 @@ static struct nb_mcfg nb_mcfg_at(uint64_t base, int claim, size_t i)
 enum nb_status nb_claims_run(const struct nb_claims_config *cfg,
 			     struct nb_claim_result **out, size_t *count)
 {
-	struct nb_results R = { 0 };
+	struct nb_claim_list R = { 0 };
 	enum nb_status st;
 	size_t nmodel, nsingle;
 	static const size_t single_widths[] = { 31, 64, 96, 255 };
@@ -958,7 +939,7 @@ enum nb_status nb_claims_run(const struct nb_claims_config *cfg,
 	nmodel = cfg->quick ? 2 : 12;
 	nsingle = cfg->quick ? 1 : 4;
 	for (int claim = 0; claim < NB_CLAIM_COUNT && st == NB_OK; claim++) {
-		if (!nb_selected(cfg->only, nb_claim_ids[claim]))
+		if (!nb_claim_selected(cfg->only, nb_claim_ids[claim]))
 			continue;
 		if (claim == 0 || claim == 1 || claim == 3) {
 			for (size_t i = 0; i < nmodel && st == NB_OK; i++) {

@@ -98,7 +98,8 @@ static const struct nb_kernel *nb_flash_kernel(enum nb_dtype t)
 	for (size_t i = 0; i < count; i++) {
 		const struct nb_kernel *k = &all[i];
 		if (k->variant != NB_VARIANT_FLASHNORM || k->dir != NB_DIR_FORWARD ||
-		    k->dtype != t || strcmp(k->algo, "fused") != 0 || !nb_isa_usable(k->isa))
+		    k->dtype != t || nb_kernel_algo(k) != NB_ALGO_FUSED ||
+		    !nb_isa_usable(k->isa))
 			continue;
 		if (!best || k->isa > best->isa)
 			best = k;
@@ -127,7 +128,7 @@ struct nb_norm_call {
 static enum nb_status nb_norm_run(const struct nb_norm_call *c)
 {
 	struct nb_problem p = nb_problem_init(nb_variant_of(c->kind), c->dtype, c->rows, c->d);
-	size_t n = c->kind == NB_NORM_CRMSNORM ? c->d - 1 : c->d;
+	size_t n = nb_norm_stored(c->kind, c->d);
 	enum nb_status st;
 
 	p.conv.eps = c->eps;
@@ -248,7 +249,7 @@ static enum nb_status nb_model_alloc(const struct nb_model_shape *s, enum nb_nor
 	m->shape = *s;
 	m->norm = norm;
 	m->dtype = dtype;
-	m->n = n = norm == NB_NORM_CRMSNORM ? s->d - 1 : s->d;
+	m->n = n = nb_norm_stored(norm, s->d);
 	m->a = a = s->heads * s->head_dim;
 	m->f13 = s->ffn_kind == NB_FFN_SWIGLU ? 2 * s->ffn : s->ffn;
 	m->csize = dtype == NB_DTYPE_F64 ? sizeof(double) : sizeof(float);

@@ -422,6 +422,8 @@ static enum nb_status nb_vf_root_attrs(hid_t file, const struct nb_verify_meta *
 	if (st == NB_OK)
 		st = nb_vf_attr_int(file, "git_dirty", nb_git_dirty);
 	if (st == NB_OK)
+		st = nb_vf_attr_str(file, "cflags", nb_build_cflags);
+	if (st == NB_OK)
 		st = nb_vf_attr_str(file, "host", host);
 	if (st == NB_OK)
 		st = nb_vf_attr_str(file, "isa_detected", nb_isa_name(nb_isa_detected()));
