@@ -97,8 +97,8 @@ struct nb_report_row {
 /*
  * A table: key columns, then for each machine the value columns (side by
  * side, labelled by machine); the CSV form is "tidy": one line per machine
- * and row with machine, host, file and the csv columns (raw numbers at full
- * precision). Display strings are UTF-8 (Markdown/HTML); LaTeX gets them
+ * and row with machine, host, file, emulated (how the run was emulated, ""
+ * when native) and the csv columns (raw numbers at full precision). Display strings are UTF-8 (Markdown/HTML); LaTeX gets them
  * escaped (× → $\times$, µ → $\mu$, † → $^\dagger$, ...).
  */
 struct nb_report_table {
@@ -107,6 +107,9 @@ struct nb_report_table {
 	char caption[2048];
 	size_t nkey, nval, ncsv;
 	size_t ngroup;        /* leading key columns blanked when repeated */
+	bool timed;           /* values are timings or derived from them: an
+				 * emulated machine's columns are marked
+				 * (headers and a note; not hardware figures) */
 	struct nb_report_col key[NB_REPORT_MAX_KEY];
 	struct nb_report_col val[NB_REPORT_MAX_VAL];
 	const char *csv[NB_REPORT_MAX_CSV];

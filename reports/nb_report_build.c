@@ -475,6 +475,7 @@ enum nb_status nb_report_build_timing(const struct nb_report_input *in, size_t n
 	enum nb_status st = NB_OK;
 
 	nb_report_table_init(t, "timing", "Time per call and speedup against LayerNorm", in, n);
+	t->timed = true;
 	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 5, vals, NB_REPORT_COUNT(vals),
 				nb_rep_time_csv_cols, NB_REPORT_COUNT(nb_rep_time_csv_cols));
 	snprintf(t->caption, sizeof(t->caption),
@@ -516,6 +517,7 @@ enum nb_status nb_report_build_block(const struct nb_report_input *in, size_t n,
 
 	nb_report_table_init(t, "block", "End-to-end transformer layer: time per layer per "
 			     "normalization arrangement", in, n);
+	t->timed = true;
 	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 6, vals, NB_REPORT_COUNT(vals),
 				nb_rep_time_csv_cols, NB_REPORT_COUNT(nb_rep_time_csv_cols));
 	t->csv[t->ncsv++] = "none_median_s";
@@ -599,6 +601,7 @@ enum nb_status nb_report_build_bandwidth(const struct nb_report_input *in, size_
 
 	nb_report_table_init(t, "bandwidth", "Achieved bandwidth against the machine's "
 			     "measured limit", in, n);
+	t->timed = true;
 	nb_report_table_columns(t, keys, NB_REPORT_COUNT(keys), 5, vals,
 				NB_REPORT_COUNT(vals), csv, NB_REPORT_COUNT(csv));
 	snprintf(t->caption, sizeof(t->caption),

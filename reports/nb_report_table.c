@@ -181,7 +181,56 @@ static bool nb_rep_group_starts(const struct nb_report_table *t, size_t i)
 	return i > 0 && t->ngroup > 0 && nb_rep_key_shown(t, i, t->ngroup - 1);
 }
 
+/* Whether machine m's values in t are timings (or derived from timings) of
+ * an emulated run: they measure the emulator, not a CPU. */
+static bool nb_rep_emulated(const struct nb_report_table *t, size_t m)
+{
+	return t->timed && t->mach[m].res.meta.emulated[0] != '\0';
+}
+
+/* The mark an emulated machine's timing columns carry in every format. */
+#define NB_REP_EMULATED_MARK " (EMULATED)"
+
+/* The header of value column c of machine m: "label: name" when the
+ * machines are labelled, the emulation mark after the label (or after the
+ * name when there is none). */
+static void nb_rep_val_header(const struct nb_report_table *t, size_t m, size_t c,
+			      bool label, char *h, size_t size)
+{
+	const char *mark = nb_rep_emulated(t, m) ? NB_REP_EMULATED_MARK : "";
+
+	if (label)
+		snprintf(h, size, "%s%s: %s", t->mach[m].label, mark, t->val[c].name);
+	else
+		snprintf(h, size, "%s%s", t->val[c].name, mark);
+}
+
+/* One note per emulated machine with columns in t: pre, the text escaped
+ * by esc, post. */
+static void nb_rep_emulation_notes(const struct nb_report_table *t, FILE *out,
+				   void (*esc)(const char *, FILE *), const char *pre,
+				   const char *post)
+{
+	for (size_t m = 0; m < t->nmach; m++) {
+		char note[1024];
+
+		if (!nb_rep_emulated(t, m) || !nb_rep_mach_used(t, m))
+			continue;
+		snprintf(note, sizeof(note), "%s was an emulated run: %s. Timings are not "
+			 "hardware figures: its times, speedups and bandwidths measure the "
+			 "emulator, not a CPU.", t->mach[m].label, t->mach[m].res.meta.emulated);
+		fputs(pre, out);
+		esc(note, out);
+		fputs(post, out);
+	}
+}
+
 /* ------------------------------------------------------------- Markdown */
+
+static void nb_rep_md_text(const char *s, FILE *out)
+{
+	fputs(s, out);
+}
 
 static void nb_rep_md_cell(const char *s, FILE *out)
 {
@@ -206,6 +255,7 @@ enum nb_status nb_report_write_markdown(const struct nb_report_table *t, FILE *o
 		fprintf(out, "(no data in the input files)\n\n");
 		return NB_OK;
 	}
+	nb_rep_emulation_notes(t, out, nb_rep_md_text, "**EMULATED**: ", "\n\n");
 	fputc('|', out);
 	for (size_t k = 0; k < t->nkey; k++)
 		nb_rep_md_cell(t->key[k].name, out);
@@ -214,10 +264,7 @@ enum nb_status nb_report_write_markdown(const struct nb_report_table *t, FILE *o
 			continue;
 		for (size_t c = 0; c < t->nval; c++) {
 			char h[512];
-			if (label)
-				snprintf(h, sizeof(h), "%s: %s", t->mach[m].label, t->val[c].name);
-			else
-				snprintf(h, sizeof(h), "%s", t->val[c].name);
+			nb_rep_val_header(t, m, c, label, h, sizeof(h));
 			nb_rep_md_cell(h, out);
 		}
 	}
@@ -342,6 +389,8 @@ enum nb_status nb_report_write_latex(const struct nb_report_table *t, FILE *out)
 				continue;
 			fprintf(out, "\\multicolumn{%zu}{c}{", t->nval);
 			nb_report_latex_escape(t->mach[m].label, out);
+			if (nb_rep_emulated(t, m))
+				fputs(NB_REP_EMULATED_MARK, out);
 			fprintf(out, "}%s", ++used < nused ? " & " : " \\\\\n");
 		}
 		for (size_t u = 0; u < nused; u++)
@@ -353,6 +402,9 @@ enum nb_status nb_report_write_latex(const struct nb_report_table *t, FILE *out)
 		const struct nb_report_col *c = col < t->nkey ? &t->key[col]
 			: &t->val[(col - t->nkey) % t->nval];
 		nb_report_latex_escape(c->name, out);
+		/* one machine: no machine row above, the names carry the mark */
+		if (col >= t->nkey && t->nmach == 1 && nb_rep_emulated(t, 0))
+			fputs(NB_REP_EMULATED_MARK, out);
 		fputs(col + 1 < ncols ? " & " : " \\\\\n", out);
 	}
 	fputs("\\midrule\n", out);
@@ -383,6 +435,8 @@ enum nb_status nb_report_write_latex(const struct nb_report_table *t, FILE *out)
 		nb_report_latex_escape(t->caption, out);
 		fputc('\n', out);
 	}
+	nb_rep_emulation_notes(t, out, nb_report_latex_escape,
+			       "\\par\\smallskip\\footnotesize\\textbf{EMULATED}: ", "\n");
 	fputs("\\end{table}\n", out);
 	return ferror(out) ? nb_fail(NB_ERR_IO, "cannot write the %s table", t->name) : NB_OK;
 }
@@ -408,7 +462,7 @@ void nb_report_csv_field(const char *s, FILE *out)
 
 enum nb_status nb_report_write_csv(const struct nb_report_table *t, FILE *out)
 {
-	fputs("machine,host,file", out);
+	fputs("machine,host,file,emulated", out);
 	for (size_t c = 0; c < t->ncsv; c++) {
 		fputc(',', out);
 		nb_report_csv_field(t->csv[c], out);
@@ -424,6 +478,8 @@ enum nb_status nb_report_write_csv(const struct nb_report_table *t, FILE *out)
 			nb_report_csv_field(t->mach[m].res.meta.host, out);
 			fputc(',', out);
 			nb_report_csv_field(t->mach[m].path, out);
+			fputc(',', out);
+			nb_report_csv_field(t->mach[m].res.meta.emulated, out);
 			for (size_t c = 0; c < t->ncsv; c++) {
 				fputc(',', out);
 				nb_report_csv_field(r->csv[m * t->ncsv + c], out);
@@ -455,6 +511,8 @@ enum nb_status nb_report_write_html_table(const struct nb_report_table *t, FILE 
 		fputs("<p class=\"note\">(no data in the input files)</p>\n", out);
 		return NB_OK;
 	}
+	nb_rep_emulation_notes(t, out, nb_report_html_escape,
+			       "<p class=\"warn\"><b>EMULATED</b>: ", "</p>\n");
 	fputs("<div class=\"tablewrap\"><table>\n<thead>\n", out);
 	if (t->nmach > 1) {
 		fprintf(out, "<tr><th colspan=\"%zu\"></th>", t->nkey);
@@ -463,6 +521,8 @@ enum nb_status nb_report_write_html_table(const struct nb_report_table *t, FILE 
 				continue;
 			fprintf(out, "<th colspan=\"%zu\" class=\"mach\">", t->nval);
 			nb_report_html_escape(t->mach[m].label, out);
+			if (nb_rep_emulated(t, m))
+				fputs(NB_REP_EMULATED_MARK, out);
 			fputs("</th>", out);
 		}
 		fputs("</tr>\n", out);
@@ -479,6 +539,8 @@ enum nb_status nb_report_write_html_table(const struct nb_report_table *t, FILE 
 		for (size_t c = 0; c < t->nval; c++) {
 			fputs(c == 0 ? "<th class=\"first\">" : "<th>", out);
 			nb_report_html_escape(t->val[c].name, out);
+			if (t->nmach == 1 && nb_rep_emulated(t, m))
+				fputs(NB_REP_EMULATED_MARK, out);
 			fputs("</th>", out);
 		}
 	}

@@ -70,8 +70,9 @@ END_TEST
 
 #if defined(__aarch64__)
 /* Every forward variant x {f32, bf16, f16} has a NEON and an SVE two-pass
- * kernel, and LayerNorm a Welford one, and every variant a NEON f32
- * backward kernel, so the arm64 run never silently falls back to portable. */
+ * kernel, and LayerNorm a Welford one, and every variant x {f32, bf16, f16}
+ * a NEON and an SVE backward kernel, so the arm64 run never silently falls
+ * back to portable. */
 START_TEST(test_arm_kernels_registered)
 {
 	static const enum nb_variant vs[] = { NB_VARIANT_LAYERNORM, NB_VARIANT_RMSNORM,
@@ -97,16 +98,20 @@ START_TEST(test_arm_kernels_registered)
 					      nb_dtype_traits[ts[t]].name, twopass);
 				ck_assert_int_eq(welford, vs[v] == NB_VARIANT_LAYERNORM);
 			}
-	/* NEON backward: f32 for every variant */
-	for (size_t v = 0; v < 4; v++) {
-		int bwd = 0;
+	/* NEON and SVE backward: f32, bf16 and f16 for every variant */
+	for (size_t a = 0; a < 2; a++)
+		for (size_t v = 0; v < 4; v++)
+			for (size_t t = 0; t < 3; t++) {
+				int bwd = 0;
 
-		for (size_t i = 0; i < count; i++)
-			bwd += ks[i].isa == NB_ISA_NEON && ks[i].variant == vs[v] &&
-			       ks[i].dtype == NB_DTYPE_F32 && ks[i].dir == NB_DIR_BACKWARD;
-		ck_assert_msg(bwd == 1, "neon %s: %d f32 backward kernels",
-			      nb_variant_name(vs[v]), bwd);
-	}
+				for (size_t i = 0; i < count; i++)
+					bwd += ks[i].isa == isas[a] && ks[i].variant == vs[v] &&
+					       ks[i].dtype == ts[t] && ks[i].acc == NB_DTYPE_F32 &&
+					       ks[i].dir == NB_DIR_BACKWARD;
+				ck_assert_msg(bwd == 1, "%s %s %s: %d backward kernels",
+					      nb_isa_name(isas[a]), nb_variant_name(vs[v]),
+					      nb_dtype_traits[ts[t]].name, bwd);
+			}
 }
 END_TEST
 

@@ -199,8 +199,10 @@ static const uint64_t nb_rows[2] = { 64, 16 }, nb_d[2] = { 1024, 4096 };
 /* A results file of host `host`: the kernel cells above (the best
  * implementation of each variant, a slower portable RMSNorm and a faster
  * RMSNorm that failed its accuracy check, which must never be picked),
- * optionally end-to-end block cells, and a /verify group. */
-static void nb_make_file(const char *path, const char *host, bool block, bool verify)
+ * optionally end-to-end block cells, and a /verify group; `emulated` (NULL:
+ * native) is the run's emulation attribute. */
+static void nb_make_run_file(const char *path, const char *host, bool block, bool verify,
+			     const char *emulated)
 {
 	struct nb_results r;
 
@@ -208,6 +210,8 @@ static void nb_make_file(const char *path, const char *host, bool block, bool ve
 	nb_res_strcpy(r.meta.kind, sizeof(r.meta.kind), "run");
 	r.meta.complete = 1;
 	nb_res_strcpy(r.meta.host, sizeof(r.meta.host), host);
+	if (emulated)
+		nb_res_strcpy(r.meta.emulated, sizeof(r.meta.emulated), emulated);
 	nb_res_strcpy(r.meta.utc_time, sizeof(r.meta.utc_time), "2030-01-02T03:04:05Z");
 	nb_res_strcpy(r.meta.cpu_model, sizeof(r.meta.cpu_model), "Test CPU 9000 <&>");
 	nb_res_strcpy(r.meta.caches, sizeof(r.meta.caches), "L1d 48K L2 1M L3 32M");
@@ -323,6 +327,11 @@ static void nb_make_file(const char *path, const char *host, bool block, bool ve
 		ck_assert_int_eq(nb_verify_write_into(path, &t, &m, true), NB_OK);
 		nb_verify_tables_free(&t);
 	}
+}
+
+static void nb_make_file(const char *path, const char *host, bool block, bool verify)
+{
+	nb_make_run_file(path, host, block, verify, NULL);
 }
 
 /* The CSV row of timing.csv for a machine, shape, threads and series. */
@@ -752,6 +761,121 @@ START_TEST(test_verify_file_and_manifest)
 }
 END_TEST
 
+/* The report's emulation mark: an emulated run's timing columns (timing,
+ * block and bandwidth tables) say EMULATED in the Markdown, LaTeX and HTML
+ * headers with a note that its timings are not hardware figures, and its
+ * CSV rows carry the emulation in the `emulated` column; a native machine
+ * beside it, and a report of native runs only, carry no mark (no false
+ * alarm). Accuracy is not a timing: the verification tables stay unmarked. */
+static void nb_check_emulated_tables(const char *dir, const char *emu_host, bool side_by_side)
+{
+	static const char *const timed[] = { "timing", "block", "bandwidth" };
+	static const char *const untimed[] = { "claims", "accuracy" };
+	const char *note = "Timings are not hardware figures";
+
+	for (size_t i = 0; i < 3; i++) {
+		char name[128], mark[256];
+		char *md, *tex;
+		struct nb_csv c;
+		size_t emu_rows = 0;
+
+		snprintf(name, sizeof(name), "%s/%s.md", dir, timed[i]);
+		md = nb_test_slurp(nb_path(name), NULL);
+		snprintf(name, sizeof(name), "%s/%s.tex", dir, timed[i]);
+		tex = nb_test_slurp(nb_path(name), NULL);
+		ck_assert_msg(md && tex, "%s: %s tables missing", dir, timed[i]);
+		if (side_by_side) {
+			snprintf(mark, sizeof(mark), "| %s (EMULATED): ", emu_host);
+			ck_assert_msg(strstr(md, mark), "%s.md lacks '%s':\n%s", timed[i], mark, md);
+			snprintf(mark, sizeof(mark), "{%s (EMULATED)}", emu_host);
+			ck_assert_msg(strstr(tex, mark), "%s.tex lacks '%s'", timed[i], mark);
+			/* the native machine beside it is not marked */
+			ck_assert_msg(!strstr(md, "beta (EMULATED)") && strstr(md, "| beta: "),
+				      "%s.md marks beta:\n%s", timed[i], md);
+		} else {
+			ck_assert_msg(strstr(md, "[95% CI] (EMULATED) |"), "%s.md:\n%s", timed[i],
+				      md);
+			ck_assert_msg(strstr(tex, "[95\\% CI] (EMULATED) &"), "%s.tex:\n%s",
+				      timed[i], tex);
+		}
+		snprintf(mark, sizeof(mark), "**EMULATED**: %s was an emulated run: "
+			 "user-mode emulation (qemu-user): test.", emu_host);
+		ck_assert_msg(strstr(md, mark) && strstr(md, note), "%s.md lacks the note:\n%s",
+			      timed[i], md);
+		ck_assert_msg(strstr(tex, "\\textbf{EMULATED}") && strstr(tex, note),
+			      "%s.tex lacks the note:\n%s", timed[i], tex);
+		free(md);
+		free(tex);
+		snprintf(name, sizeof(name), "%s/%s.csv", dir, timed[i]);
+		c = nb_csv_read(nb_path(name));
+		ck_assert_uint_gt(c.nrows, 0);
+		for (size_t r = 0; r < c.nrows; r++) {
+			bool emu = strcmp(nb_csv_get(&c, r, "host"), emu_host) == 0;
+			ck_assert_str_eq(nb_csv_get(&c, r, "emulated"),
+					 emu ? "user-mode emulation (qemu-user): test" : "");
+			emu_rows += emu;
+		}
+		ck_assert_uint_gt(emu_rows, 0);
+		nb_csv_free(&c);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		char name[128], *md;
+
+		snprintf(name, sizeof(name), "%s/%s.md", dir, untimed[i]);
+		md = nb_test_slurp(nb_path(name), NULL);
+		ck_assert_msg(md && !strstr(md, "EMULATED"), "%s.md is marked:\n%s", untimed[i],
+			      md ? md : "(missing)");
+		free(md);
+	}
+}
+
+START_TEST(test_emulated_marked)
+{
+	const char *a = nb_path("a.h5"), *b = nb_path("b.h5");
+	const char *emu = "user-mode emulation (qemu-user): test";
+	static const char *const tables[] = { "timing", "block", "bandwidth" };
+	char args[2048], *o, *e;
+
+	nb_make_run_file(a, "alpha", true, true, emu);
+	nb_make_run_file(b, "beta", true, true, NULL);
+	/* side by side with a native machine */
+	snprintf(args, sizeof(args), "'%s' '%s' --out '%s' --no-figures", a, b, nb_path("rep2"));
+	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
+	free(o);
+	free(e);
+	nb_check_emulated_tables("rep2", "alpha", true);
+	/* alone: the column names carry the mark */
+	snprintf(args, sizeof(args), "'%s' --out '%s' --no-figures", a, nb_path("rep1"));
+	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
+	free(o);
+	free(e);
+	nb_check_emulated_tables("rep1", "alpha", false);
+	/* native only: no mark anywhere, the column empty */
+	snprintf(args, sizeof(args), "'%s' --out '%s' --no-figures", b, nb_path("rep0"));
+	ck_assert_int_eq(nb_report_cmd(NULL, args, &o, &e), 0);
+	free(o);
+	free(e);
+	for (size_t i = 0; i < 3; i++) {
+		char name[128], *md, *tex;
+		struct nb_csv c;
+
+		snprintf(name, sizeof(name), "rep0/%s.md", tables[i]);
+		md = nb_test_slurp(nb_path(name), NULL);
+		snprintf(name, sizeof(name), "rep0/%s.tex", tables[i]);
+		tex = nb_test_slurp(nb_path(name), NULL);
+		ck_assert_msg(md && tex && !strstr(md, "EMULATED") && !strstr(tex, "EMULATED"),
+			      "native %s marked", tables[i]);
+		free(md);
+		free(tex);
+		snprintf(name, sizeof(name), "rep0/%s.csv", tables[i]);
+		c = nb_csv_read(nb_path(name));
+		for (size_t r = 0; r < c.nrows; r++)
+			ck_assert_str_eq(nb_csv_get(&c, r, "emulated"), "");
+		nb_csv_free(&c);
+	}
+}
+END_TEST
+
 /* In-process: the ratio CI falls back to the cells' CIs without samples,
  * and the LaTeX escaping of the table symbols. */
 START_TEST(test_ratio_and_escape)
@@ -802,6 +926,7 @@ Suite *nb_suite_report(void)
 	tcase_add_test(tc, test_bad_inputs);
 	tcase_add_test(tc, test_verify_file_and_manifest);
 	tcase_add_test(tc, test_ratio_and_escape);
+	tcase_add_test(tc, test_emulated_marked);
 	suite_add_tcase(s, tc);
 	return s;
 }

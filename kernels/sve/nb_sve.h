@@ -83,6 +83,17 @@ NB_SVE_INLINE void nb_sve_store(enum nb_dtype t, svbool_t pg, void *base, size_t
 	}
 }
 
+/* The sum of four accumulators in a fixed order: (a0 + a1) + (a2 + a3), then
+ * the lanes by FADDV (a fixed tree for a given vector length). */
+NB_SVE_INLINE float nb_sve_reduce4(svfloat32_t a0, svfloat32_t a1, svfloat32_t a2,
+				   svfloat32_t a3)
+{
+	svbool_t all = svptrue_b32();
+
+	return svaddv_f32(all, svadd_f32_x(all, svadd_f32_x(all, a0, a1),
+					   svadd_f32_x(all, a2, a3)));
+}
+
 #endif /* SVE */
 
 #endif

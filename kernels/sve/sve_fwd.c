@@ -64,15 +64,6 @@
 /* see kernels/avx2/avx2_fwd.c: the portable kernels' underflow guard */
 #define NB_TINY 0x1p-80f
 
-NB_SVE_INLINE float nb_reduce4(svfloat32_t a0, svfloat32_t a1, svfloat32_t a2,
-			       svfloat32_t a3)
-{
-	svbool_t all = svptrue_b32();
-
-	return svaddv_f32(all, svadd_f32_x(all, svadd_f32_x(all, a0, a1),
-					   svadd_f32_x(all, a2, a3)));
-}
-
 /*
  * The one loop of the statistics passes: over x[0, len), v = x - c (c = 0:
  * v = x); s += v (when want_s) and q += v * v (when want_q). Inactive lanes
@@ -113,9 +104,9 @@ NB_SVE_INLINE void nb_stats_pass(enum nb_dtype t, const void *x, size_t len, flo
 	}
 #undef NB_STEP
 	if (want_s)
-		*s_out = nb_reduce4(s0, s1, s2, s3);
+		*s_out = nb_sve_reduce4(s0, s1, s2, s3);
 	if (want_q)
-		*q_out = nb_reduce4(q0, q1, q2, q3);
+		*q_out = nb_sve_reduce4(q0, q1, q2, q3);
 }
 
 /* x_0 as f32 (the shift c of the mean scheme) */
