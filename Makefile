@@ -195,7 +195,7 @@ clean:
 # of the library comes from the normal (gcc) build.
 FUZZ_CC ?= clang
 FUZZ_DEPS := clang libclang-rt-14-dev
-FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC := common/nb_status.c bench/nb_h5io.c bench/nb_results.c bench/nb_publish.c \
 	verify/nb_verify_file.c reports/nb_report_input.c bench/nb_compare.c
@@ -205,8 +205,9 @@ FUZZ_BIN := $(BUILD)/fuzz/fuzz_readers
 .PHONY: fuzz
 fuzz: $(FUZZ_BIN) $(BIN)
 	scripts/fuzz-seeds.sh $(BIN) $(BUILD)/fuzz/seeds
-	@echo "fuzz: run e.g.  mkdir -p $(BUILD)/fuzz/corpus && $(FUZZ_BIN) -timeout=10" \
-		"-max_total_time=600 $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds"
+	@echo "fuzz: run e.g.  mkdir -p $(BUILD)/fuzz/corpus &&" \
+		"LSAN_OPTIONS=suppressions=fuzz/lsan-hdf5.supp nice -n 19 $(FUZZ_BIN)" \
+		"-detect_leaks=0 -timeout=10 -runs=1000000 $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seeds"
 
 $(BUILD)/fuzz/.deps: scripts/deps.sh
 	@mkdir -p $(@D)
@@ -219,3 +220,5 @@ $(BUILD)/fuzz/%.o: %.c $(BUILD)/fuzz/.deps $(BUILD)/config.mk
 
 $(FUZZ_BIN): $(BUILD)/fuzz/fuzz/fuzz_readers.o $(FUZZ_OBJ) $(LIB)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@ -lgomp $(DEP_LIBS)
+
+-include $(FUZZ_OBJ:.o=.d) $(BUILD)/fuzz/fuzz/fuzz_readers.d

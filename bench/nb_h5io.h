@@ -68,6 +68,15 @@ enum nb_status nb_h5_probe(const char *path);
  * (naming path) otherwise. */
 hid_t nb_h5_open_readonly(const char *path);
 
+/* From now on nb_h5_open_readonly(name) opens the size bytes at data as the
+ * file (an in-memory image, HDF5's core driver) instead of a file on disk:
+ * every reader and its checks run unchanged, with no file written and no
+ * damage probe (the fuzzer, fuzz/fuzz_readers.c, which wants HDF5's own
+ * crashes in its own process). name must not exist as a file (the core
+ * driver refuses one that does). data must stay valid until the next call;
+ * a NULL name serves nothing. */
+void nb_h5_serve_image(const char *name, const void *data, size_t size);
+
 /* True when loc has an attribute name (false also on an error). */
 bool nb_h5_has_attr(hid_t loc, const char *name);
 

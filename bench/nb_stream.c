@@ -523,6 +523,10 @@ static double nb_chase(char *buf, const uint32_t *perm, size_t max_lines, size_t
 			first = cur;
 		prev = cur;
 	}
+	/* no line below `lines` in perm: nothing to chase (not reached from
+	 * nb_measure_caches, whose perm holds every line up to max_lines) */
+	if (!prev)
+		return NAN;
 	*(char **)prev = first;
 	p = first;
 	for (size_t s = 0; s < warm; s++)

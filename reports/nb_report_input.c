@@ -1,10 +1,8 @@
 /* The inputs of `normbench report`: a run's results file (with or without
  * /verify) or a standalone verify file, read and labelled by host. */
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <hdf5.h>
 
@@ -73,16 +71,13 @@ enum nb_status nb_report_load(const char *path, struct nb_report_input *in)
 {
 	enum nb_status st;
 	char why[1024];
-	struct stat sb;
 
 	memset(in, 0, sizeof(*in));
 	nb_results_init(&in->res);
 	nb_verify_tables_init(&in->ver);
 	nb_res_strcpy(in->path, sizeof(in->path), path);
-	if (stat(path, &sb) != 0)
-		return nb_fail(NB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return nb_fail(NB_ERR_IO, "%s is not a regular file", path);
+	/* a missing or unreadable file gets nb_h5_open_readonly's message
+	 * from both readers below */
 	st = nb_results_read(path, &in->res);
 	if (st == NB_OK) {
 		in->has_run = true;

@@ -92,9 +92,9 @@ static void nb_replace_attr(const char *path, const char *name, hid_t type, hid_
 
 /* ---- hostile root attributes ---- */
 
-START_TEST(test_string_attribute_as_array)
+/* A small results file whose root attribute host holds 1000 strings. */
+static void nb_write_host_array(const char *path)
 {
-	const char *path = nb_path("host-array.h5");
 	static char many[1000][16];
 	hsize_t n = 1000;
 	hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate_simple(1, &n, NULL);
@@ -104,9 +104,16 @@ START_TEST(test_string_attribute_as_array)
 	for (int i = 0; i < 1000; i++)
 		snprintf(many[i], sizeof(many[i]), "host%d", i);
 	nb_replace_attr(path, "host", t, s, many);
-	nb_assert_refused(path, "'host' holds 1000 strings");
 	H5Tclose(t);
 	H5Sclose(s);
+}
+
+START_TEST(test_string_attribute_as_array)
+{
+	const char *path = nb_path("host-array.h5");
+
+	nb_write_host_array(path);
+	nb_assert_refused(path, "'host' holds 1000 strings");
 }
 END_TEST
 
@@ -298,6 +305,44 @@ START_TEST(test_new_files_detect_damage)
 	H5Tclose(t);
 	H5Aclose(a);
 	H5Fclose(f);
+}
+END_TEST
+
+/* ---- the fuzzer's way in: a file image in memory reads as the file ---- */
+
+START_TEST(test_served_image_reads_like_the_file)
+{
+	const char *name = "/dev/null/image.h5";
+	static const char junk[4096] = "not HDF5";
+	struct nb_results r;
+	char *good, *hostile;
+	size_t ngood, nhostile;
+
+	nb_write_small(nb_path("good.h5"), NULL);
+	good = nb_test_slurp(nb_path("good.h5"), &ngood);
+	ck_assert_ptr_nonnull(good);
+	nb_h5_serve_image(name, good, ngood);
+	ck_assert_int_eq(nb_results_read(name, &r), NB_OK);
+	ck_assert_str_eq(r.meta.host, "testhost");
+	ck_assert_uint_eq(r.ncells, 2);
+	ck_assert_uint_eq(r.nsamples, 6);
+	nb_results_free(&r);
+	/* the same checks as for a file, messages naming the served name */
+	nb_h5_serve_image(name, junk, sizeof(junk));
+	nb_assert_refused(name, "is not an HDF5 file");
+	nb_h5_serve_image(name, good, ngood / 2);
+	nb_assert_refused(name, "is damaged");
+	/* a hostile attribute */
+	nb_write_host_array(nb_path("hostile.h5"));
+	hostile = nb_test_slurp(nb_path("hostile.h5"), &nhostile);
+	ck_assert_ptr_nonnull(hostile);
+	nb_h5_serve_image(name, hostile, nhostile);
+	nb_assert_refused(name, "'host' holds 1000 strings");
+	/* served no more: the name is a path again, and nothing is there */
+	nb_h5_serve_image(NULL, NULL, 0);
+	nb_assert_refused(name, "cannot open");
+	free(hostile);
+	free(good);
 }
 END_TEST
 
@@ -565,6 +610,7 @@ Suite *nb_suite_damaged(void)
 	tcase_add_test(files, test_hostile_verify_group);
 	tcase_add_test(files, test_old_variable_length_strings_still_read);
 	tcase_add_test(files, test_new_files_detect_damage);
+	tcase_add_test(files, test_served_image_reads_like_the_file);
 	tcase_add_test(files, test_fail_reads_its_own_buffer);
 	suite_add_tcase(s, files);
 	tcase_add_checked_fixture(cli, NULL, nb_test_teardown);
