@@ -13,6 +13,11 @@
 .DEFAULT_GOAL := all
 CC := gcc
 SANITIZE ?=
+# NB_ONEDNN=1: build the oneDNN entries where libdnnl-dev is installed
+# (scripts/configure.sh, docs/vendor-peer.md; use a separate BUILD folder).
+# Off by default until the accuracy suite's verdict on oneDNN's backward on
+# outlier rows is classified (docs/vendor-peer.md, "open").
+NB_ONEDNN ?= 0
 
 # ARCH: the target; the host's own by default. arm64 on a non-Arm host is a
 # cross build (gcc-aarch64-linux-gnu, Debian's arm64 libraries through
@@ -67,11 +72,12 @@ endif
 $(BUILD)/config.mk: scripts/deps.sh scripts/configure.sh
 	@mkdir -p $(BUILD)
 	@scripts/deps.sh $(DEPS_TARGET)
-	@scripts/configure.sh $(DEPS_TARGET) $(if $(CROSS),$(abspath $(BUILD))/sysroot) > $@.tmp && mv $@.tmp $@
+	@CC=$(CC) NB_ONEDNN=$(NB_ONEDNN) scripts/configure.sh $(DEPS_TARGET) $(if $(CROSS),$(abspath $(BUILD))/sysroot) > $@.tmp && mv $@.tmp $@
 
 LIB_SRC := $(wildcard common/*.c kernels/*.c kernels/portable/*.c \
 	$(ISA_DIRS:%=%/*.c) ref/*.c verify/*.c reports/*.c) \
-	$(filter-out bench/main.c,$(wildcard bench/*.c))
+	$(filter-out bench/main.c,$(wildcard bench/*.c)) \
+	$(if $(ONEDNN),$(wildcard kernels/onednn/*.c))
 # tests/*_avx512.c hold x86 instructions
 TEST_SRC := $(if $(filter arm64,$(ARCH)),$(filter-out tests/%_avx512.c,$(wildcard tests/*.c)),\
 	$(wildcard tests/*.c))

@@ -21,8 +21,9 @@ int nb_cmd_list(int argc, char **argv)
 		fprintf(stderr, "normbench list: unexpected argument '%s'\n", argv[1]);
 		return NB_EXIT_ERROR;
 	}
-	printf("CPU ISA: %s, cap: %s (set NB_ISA to one of " NB_ISA_LIST " to lower it)\n\n",
+	printf("CPU ISA: %s, cap: %s (set NB_ISA to one of " NB_ISA_LIST " to lower it)\n",
 	       nb_isa_name(nb_isa_detected()), nb_isa_name(nb_isa_cap()));
+	printf("%s\n\n", nb_external_summary());
 	printf("%-40s %-10s %-4s %-5s %-4s %-9s %-8s %6s %7s %s\n", "name", "variant",
 	       "dir", "dtype", "acc", "isa", "algo", "passes", "inplace", "usable");
 	for (size_t i = 0; i < count; i++) {

@@ -1473,6 +1473,7 @@ static void nb_fill_meta(struct nb_results_meta *m, const struct nb_run_config *
 	nb_res_strcpy(m->hdf5_version, sizeof(m->hdf5_version), si->hdf5_version);
 	nb_res_strcpy(m->blas_version, sizeof(m->blas_version), si->blas_version);
 	nb_res_strcpy(m->blas_threading, sizeof(m->blas_threading), si->blas_threading);
+	nb_res_strcpy(m->vendor_library, sizeof(m->vendor_library), nb_external_summary());
 	snprintf(m->openmp, sizeof(m->openmp), "OpenMP %d, %d procs, max %d threads",
 		 _OPENMP, si->omp_procs, si->omp_max_threads);
 	snprintf(m->thread_binding, sizeof(m->thread_binding),

@@ -218,6 +218,7 @@ static const struct nb_field nb_meta_fields[] = {
 	NB_FIELD_OPT(nb_results_meta, self_check, NB_FT_STR, NULL, 0),
 	NB_FIELD_OPT(nb_results_meta, processes, NB_FT_I32, NULL, 1),
 	NB_FIELD_OPT(nb_results_meta, baseline, NB_FT_STR, NULL, 0),
+	NB_FIELD_OPT(nb_results_meta, vendor_library, NB_FT_STR, NULL, 0),
 };
 
 /* ---- small helpers ---- */

@@ -93,6 +93,9 @@ struct nb_results_meta {
 	 * per side (run --processes) and the baseline binary of an A/B run */
 	int processes;
 	char baseline[NB_RES_LONG];
+	/* may be absent from older files (read as ""): the external library's
+	 * version, runtime and threading (nb_external_summary), or why absent */
+	char vendor_library[NB_RES_TEXT];
 	int stream_count;                /* thread counts with STREAM figures */
 	int stream_threads[NB_RES_MAX_STREAM];
 	double stream_read_gbps[NB_RES_MAX_STREAM];   /* beyond the caches */

@@ -287,7 +287,9 @@ static const char nb_preset_help[] =
 	"  paper    every variant incl. flashnorm x f32,bf16,f16 x fwd,bwd x\n"
 	"           rows 1,64,1024 x d 1024..16384 x threads 1..cores (long)\n"
 	"  vendor   every variant, dtype and usable ISA level (--all-isa), hot\n"
-	"           and cold cache, threads 1..cores, L1-to-DRAM shapes (long)\n";
+	"           and cold cache, threads 1..cores, L1-to-DRAM shapes (long)\n"
+	"  default, paper and vendor also time the oneDNN entries (when built)\n"
+	"  beside LayerNorm, in the same groups\n";
 
 const char *nb_sweep_preset_help(void)
 {
@@ -343,6 +345,7 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 		static const size_t rows[] = { 1, 64, 512, 4096 }, ds[] = { 4096 };
 		nb_shapes_grid(s, rows, 4, ds, 1);
 		nb_threads_upto(s, 2, cores);
+		s->external = true;
 	} else if (strcmp(name, "quick") == 0) {
 		s->ndtypes = 1;
 		s->ndirs = 1;
@@ -378,6 +381,7 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 		nb_threads_upto(s, cores, cores);
 		s->samples = 30;
 		s->stream_ms = 200;
+		s->external = true;
 	} else if (strcmp(name, "vendor") == 0) {
 		static const size_t rows[] = { 1, 16, 256, 4096 }, ds[] = { 4096 };
 		for (int v = 0; v < NB_VARIANT_COUNT; v++)
@@ -393,6 +397,7 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 		s->ncaches = 2;
 		s->all_isa = true;
 		s->stream_ms = 200;
+		s->external = true;
 	} else {
 		return nb_fail(NB_ERR_NOTFOUND, "--preset: unknown preset '%s' (quick, ci, "
 			       "paper, vendor, default)", name);
@@ -470,7 +475,7 @@ static size_t nb_kernels_for(const struct nb_sweep *s, enum nb_variant v,
 	if (s->impl_mode == NB_IMPL_ALL) {
 		for (size_t i = 0; i < count; i++)
 			if (ks[i].variant == v && ks[i].dir == dir && ks[i].dtype == t &&
-			    nb_isa_usable(ks[i].isa))
+			    nb_isa_usable(ks[i].isa) && nb_kernel_conventions_ok(&ks[i], &s->conv))
 				nb_push_kernel(out, &n, max, &ks[i]);
 		return n;
 	}
@@ -492,6 +497,11 @@ static size_t nb_kernels_for(const struct nb_sweep *s, enum nb_variant v,
 			nb_push_kernel(out, &n, max, best);
 		}
 	}
+	/* the vendor's library beside the best kernels, in the same group */
+	for (size_t i = 0; s->external && i < count; i++)
+		if (nb_kernel_external(&ks[i]) && ks[i].variant == v && ks[i].dir == dir &&
+		    ks[i].dtype == t && nb_kernel_conventions_ok(&ks[i], &s->conv))
+			nb_push_kernel(out, &n, max, &ks[i]);
 	return n;
 }
 
@@ -524,6 +534,10 @@ enum nb_status nb_sweep_plan(const struct nb_sweep *s, const struct nb_sweep_exp
 				return nb_fail(NB_ERR_UNSUPPORTED, "--impl: kernel %s needs %s; "
 					       "this CPU (or the ISA cap) allows %s", k->name,
 					       nb_isa_name(k->isa), nb_isa_name(nb_isa_cap()));
+			if (!nb_kernel_conventions_ok(k, &eff.conv))
+				return nb_fail(NB_ERR_UNSUPPORTED, "--impl: kernel %s puts eps "
+					       "inside the square root only (no --eps-outside)",
+					       k->name);
 			if (ex->variants && !nb_in_list((const int *)eff.variants, eff.nvariants,
 							(int)k->variant))
 				return nb_fail(NB_ERR_INVALID, "--impl: kernel %s is a %s kernel, "

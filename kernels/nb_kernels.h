@@ -38,6 +38,10 @@ struct nb_kernel {
 	nb_rows_fn fn;
 };
 
+/* The algorithm name of the external entries (a vendor library behind the
+ * kernel signature, kernels/onednn/): registry.def uses it. */
+#define NB_ALGO_ONEDNN "onednn"
+
 #define NB_KERNEL(name, fn, variant, dir, dtype, acc, isa, algo, passes, inplace, whole) \
 	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
 		void *dgain_part, void *dbias_part);
@@ -72,6 +76,18 @@ const struct nb_kernel *nb_kernel_find(const char *name);
  * for this variant, direction, dtype and accumulation; NULL if none. */
 const struct nb_kernel *nb_kernel_best(enum nb_variant v, enum nb_direction dir,
 				       enum nb_dtype dtype, enum nb_dtype acc);
+
+/* External entries (oneDNN, kernels/onednn/): present only when the build
+ * found the library; they thread themselves, create their library state in
+ * nb_kernel_prepare, and run only eps inside the root. */
+bool nb_kernel_external(const struct nb_kernel *k);
+/* Whether k can run problems under conventions c (every normbench kernel
+ * can; an external one only with eps inside). */
+bool nb_kernel_conventions_ok(const struct nb_kernel *k, const struct nb_conventions *c);
+/* One line on the external library of this build, e.g. "oneDNN 2.6.3 (git
+ * ...), CPU runtime OpenMP ..., CPU ISA avx512_core_bf16", or "oneDNN: not
+ * built (libdnnl-dev not found)". */
+const char *nb_external_summary(void);
 
 /* The ISA names this build knows, for messages */
 #if defined(__aarch64__)

@@ -9,6 +9,9 @@
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 #endif
+#if defined(NB_HAVE_ONEDNN)
+#include "kernels/onednn/nb_onednn.h"
+#endif
 
 static const struct nb_kernel nb_kernel_table[] = {
 #define NB_KERNEL(name, fn, variant, dir, dtype, acc, isa, algo, passes, inplace, whole) \
@@ -61,6 +64,46 @@ const struct nb_kernel *nb_kernel_find(const char *name)
 		name ? name : "(null)");
 	return NULL;
 }
+
+bool nb_kernel_external(const struct nb_kernel *k)
+{
+	return strcmp(k->algo, NB_ALGO_ONEDNN) == 0;
+}
+
+bool nb_kernel_conventions_ok(const struct nb_kernel *k, const struct nb_conventions *c)
+{
+	return !nb_kernel_external(k) || c->eps_mode == NB_EPS_INSIDE;
+}
+
+#if defined(NB_HAVE_ONEDNN)
+const char *nb_external_summary(void)
+{
+	return nb_onednn_describe();
+}
+
+static enum nb_status nb_external_prepare(const struct nb_kernel *k, const struct nb_problem *p)
+{
+	return nb_onednn_prepare(k, p);
+}
+#else
+/* scripts/configure.sh says why (NB_ONEDNN_DISABLED: not asked for) */
+#if defined(NB_ONEDNN_DISABLED)
+#define NB_ONEDNN_ABSENT "oneDNN: not built (off: make NB_ONEDNN=1 builds it)"
+#else
+#define NB_ONEDNN_ABSENT "oneDNN: not built (libdnnl-dev not found)"
+#endif
+
+const char *nb_external_summary(void)
+{
+	return NB_ONEDNN_ABSENT;
+}
+
+static enum nb_status nb_external_prepare(const struct nb_kernel *k, const struct nb_problem *p)
+{
+	(void)p;
+	return nb_fail(NB_ERR_UNSUPPORTED, "kernel %s: oneDNN is not built in", k->name);
+}
+#endif
 
 static const char *const nb_isa_names[NB_ISA_COUNT] = {
 	[NB_ISA_PORTABLE] = "portable",
@@ -210,6 +253,9 @@ enum nb_status nb_kernel_prepare(const struct nb_kernel *k, struct nb_problem *p
 	    (p->dx == (void *)p->dy || p->dx == (void *)p->x))
 		return nb_fail(NB_ERR_INVALID, "kernel %s: dx must not alias dy or x",
 			       k->name);
+	/* the library's own state (oneDNN primitives), created here, untimed */
+	if (nb_kernel_external(k))
+		return nb_external_prepare(k, p);
 	return NB_OK;
 }
 

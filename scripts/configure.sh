@@ -44,3 +44,20 @@ echo "DEP_CFLAGS := $(pkg-config --cflags hdf5 papi) $(blas --cflags)"
 echo "DEP_LIBS := -lhdf5_hl $(pkg-config --libs hdf5) $(pkg-config --libs papi) -lsde $(blas --libs) -Wl,-rpath,$blas_dir -lm"
 echo "CHECK_CFLAGS := $(pkg-config --cflags check)"
 echo "CHECK_LIBS := $(pkg-config --libs check)"
+
+# oneDNN (libdnnl-dev), optional: the vendor library as registry entries of
+# its own (kernels/onednn/). Debian ships no .pc for it: probe the header and
+# the library with the compiler; only when asked (make NB_ONEDNN=1).
+onednn_probe='#include <oneapi/dnnl/dnnl.h>
+int main(void) { return dnnl_version()->major < 2 || !(dnnl_use_scale | dnnl_use_shift); }'
+if [ "${NB_ONEDNN:-1}" = 0 ]; then
+	echo "ONEDNN :="
+	echo "DEP_CFLAGS += -DNB_ONEDNN_DISABLED"
+elif printf '%s\n' "$onednn_probe" | ${CC:-gcc} -x c - -ldnnl -o /dev/null 2>/dev/null; then
+	echo "ONEDNN := 1"
+	echo "DEP_CFLAGS += -DNB_HAVE_ONEDNN"
+	echo "DEP_LIBS += -ldnnl"
+else
+	echo "normbench: oneDNN (libdnnl-dev) not found: its entries are left out" >&2
+	echo "ONEDNN :="
+fi

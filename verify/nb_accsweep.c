@@ -106,7 +106,8 @@ static bool nb_kernel_selected(const struct nb_accsweep_config *c, const struct 
 		return false;
 	if (c->variants && !nb_cli_in_list(c->variants, nb_variant_name(k->variant)))
 		return false;
-	return true;
+	/* an external entry (oneDNN) cannot run eps outside the root */
+	return nb_kernel_conventions_ok(k, &c->conv);
 }
 
 /* ---- one judged run ---- */
@@ -464,7 +465,9 @@ static enum nb_status nb_sweep_kernel(const struct nb_accsweep_config *c,
 				++*cases;
 			}
 		}
-		if (!c->other_eps_mode || !shapes[s].other_eps)
+		/* an external entry (oneDNN) has eps inside only */
+		if (!c->other_eps_mode || !shapes[s].other_eps ||
+		    !nb_kernel_conventions_ok(k, &(struct nb_conventions){ .eps_mode = other }))
 			continue;
 		for (int kind = 0; kind < NB_DATA_COUNT && st == NB_OK; kind++) {
 			st = nb_sweep_case(c, k, shapes[s].rows, shapes[s].d,
