@@ -38,10 +38,6 @@ struct nb_kernel {
 	nb_rows_fn fn;
 };
 
-/* The algorithm name of the external entries (a vendor library behind the
- * kernel signature, kernels/onednn/): registry.def uses it. */
-#define NB_ALGO_ONEDNN "onednn"
-
 #define NB_KERNEL(name, fn, variant, dir, dtype, acc, isa, algo, passes, inplace, whole) \
 	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
 		void *dgain_part, void *dbias_part);
@@ -60,6 +56,7 @@ enum nb_algo {
 	NB_ALGO_FUSED,      /* FlashNorm: x . W*, then the row scale */
 	NB_ALGO_UNFUSED,    /* FlashNorm's baseline: RMSNorm, then x . W */
 	NB_ALGO_F16ACC,     /* verify's deliberately poor kernel (f16 sums) */
+	NB_ALGO_ONEDNN,     /* an external entry: oneDNN behind the kernel signature */
 	NB_ALGO_COUNT
 };
 /* NB_ALGO_COUNT when unknown. */

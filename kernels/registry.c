@@ -35,6 +35,7 @@ static const char *const nb_algo_names[NB_ALGO_COUNT] = {
 	[NB_ALGO_FUSED] = "fused",
 	[NB_ALGO_UNFUSED] = "unfused",
 	[NB_ALGO_F16ACC] = "f16acc",
+	[NB_ALGO_ONEDNN] = "onednn",
 };
 
 enum nb_algo nb_algo_from_name(const char *name)
@@ -67,7 +68,7 @@ const struct nb_kernel *nb_kernel_find(const char *name)
 
 bool nb_kernel_external(const struct nb_kernel *k)
 {
-	return strcmp(k->algo, NB_ALGO_ONEDNN) == 0;
+	return nb_kernel_algo(k) == NB_ALGO_ONEDNN;
 }
 
 bool nb_kernel_conventions_ok(const struct nb_kernel *k, const struct nb_conventions *c)
