@@ -5,39 +5,19 @@
 #error "kernels/avx2 must be compiled with the AVX2 flags of the Makefile (AVX2_FLAGS)"
 #endif
 
-#include <float.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/avx2/nb_avx2.h"
+#include "kernels/nb_bwd_row.h"
 #include "kernels/nb_kernels.h"
 #include "kernels/nb_prefetch.h"
 
 /*
- * The formulas, with dyh = dy * g, xhat the normalized input, r the scale and
- * c = (1/m) sum_i dyh_i xhat_i (m: n, k for pRMSNorm, d for CRMSNorm):
- *
- *   dx_j = r * ((dyh_j - mdy) - (xhat_j + shat) * coef)
- *
- *   eps inside,  r = 1/sqrt(ms + eps):  coef = c
- *   eps outside, r = 1/(sqrt(ms) + eps): coef = q c, q = (sqrt(ms) + eps) /
- *     sqrt(ms) = 1/(r sqrt(ms)), because d r / d ms = -r^2 / (2 sqrt(ms))
- *     instead of -r^3 / 2; at ms = 0 the row is zero (LayerNorm: constant),
- *     c = 0, and the correction's limit is 0, so q = 0 there
- *
- *   LayerNorm: xhat = (x - mu) r, mdy = mean(dyh), shat = 0, with the mean
- *              scheme of kernels/nb_kernels.h: mu = mu_hi + mu_lo (shifted
- *              first pass; S1, S2 in the deviation pass), xhat =
- *              fma(x - mu_hi, r, -(mu_lo r)), sum dyh (x - mu) = sum dyh
- *              (x - mu_hi) - mu_lo sum dyh
- *   RMSNorm:   xhat = x r, mdy = 0, shat = 0
- *   pRMSNorm:  as RMSNorm, r and c from ms of x[0, k) and 1/k, the
- *              correction term only on j < k (dyh and xhat summed over all n)
- *   CRMSNorm:  xhat = x' r, s = sum x', shat = s r, m = d: d ms/d x'_j =
- *              2 (x'_j + s) / d
+ * The formulas and the row algebra: kernels/nb_bwd_row.h (shared with the
+ * AVX-512 kernels).
  *
  * Per row: one pass for the sums (LayerNorm: two, the mean first), then one
  * pass writing dx and adding dy * xhat and dy to the partials, from the end
@@ -50,22 +30,9 @@
  * three sums, to stay within 16 registers) with explicit FMA and a fixed
  * reduction order. dx must not alias x, dy or the partials. A row whose sums
  * or scalars are not finite (NaN/Inf inside, or overflow of f32 sums), or
- * whose statistic underflowed with a tiny eps (NB_TINY), is computed by the
+ * whose statistic underflowed with a tiny eps (NB_BWD_TINY), is computed by the
  * portable kernel and its partial contributions added in row order.
  */
-
-/* Which sums a moments pass takes. */
-enum {
-	NB_M_SUM = 1,     /* sum x (with NB_M_CENTER: sum (x - mu)) */
-	NB_M_SQ = 2,      /* sum (x - mu)^2 */
-	NB_M_DY = 4,      /* sum dyh */
-	NB_M_DOT = 8,     /* sum dyh (x - mu) */
-	NB_M_CENTER = 16, /* subtract mu */
-};
-
-struct nb_moments {
-	float sum, sq, dy, dot;
-};
 
 NB_AVX2_INLINE float nb_reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 {
@@ -179,12 +146,6 @@ NB_AVX2_INLINE struct nb_moments nb_moments(int what, const float *x, const floa
 	return out;
 }
 
-/* The scalars of one row's write pass. */
-struct nb_bwd_row {
-	float mu, r, mdy, shat, coef;
-	float mlr;  /* LayerNorm: mu_lo r (the mean scheme) */
-};
-
 struct nb_bwd_out {
 	float *dx, *dg, *db;
 };
@@ -291,22 +252,8 @@ NB_AVX2_INLINE void nb_bwd_pass(const float *x, const float *dy, const float *g,
 	nb_bwd_range(x, dy, g, o, hi, len, s, center, use_mdy, use_shat, correct);
 }
 
-/*
- * The portable kernels' underflow guard (NB_TINY_F32 of
- * kernels/portable/nb_portable.h): a statistic below 2^-80 while eps times
- * its divisor is below 2^-80 too may have lost squares to underflow, and the
- * row goes to the portable kernel (which rescales it).
- */
-#define NB_TINY 0x1p-80f
-
-/* Elements one row's passes visit, all passes together (the prefetch shares). */
-NB_AVX2_INLINE size_t nb_bwd_work(const struct nb_problem *p, enum nb_variant v)
-{
-	return (v == NB_VARIANT_LAYERNORM ? 3 : 2) * p->n;
-}
-
-/* The row's scalars; false when a sum or scalar is not finite or the
- * statistic underflowed (NB_TINY): the portable kernel takes the row. */
+/* The row's sums, then its scalars (nb_bwd_row_scalars); false when the
+ * portable kernel must take the row. */
 NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 				 const float *x, const float *dy, struct nb_bwd_row *s,
 				 struct nb_pf2 *pf)
@@ -314,29 +261,19 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 	const float *g = p->gain;
 	size_t nb = p->n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
 	size_t iter = 4 * NB_AVX2_LANES * sizeof(float);
-	float eps = (float)p->conv.eps;
-	float total, m, ms, c, q, sigma, mu_lo = 0.0f;
 	struct nb_moments mo;
 
-	s->mu = s->mdy = s->shat = 0.0f;
 	switch (v) {
 	case NB_VARIANT_LAYERNORM:
 		/* the mean scheme (kernels/nb_kernels.h): shifted sum, then S1,
-		 * S2 and sum dyh (x - mu) = sum dyh (x - mu_hi) - mu_lo sum dyh */
-		m = (float)p->n;
+		 * S2, sum dyh and sum dyh (x - mu_hi) */
 		nb_pf2_pass(pf, x, dy, nb / 3, iter, nb, work);
 		mo = nb_moments(NB_M_SUM | NB_M_CENTER, x, dy, g, p->n, x[0], pf);
-		s->mu = x[0] + mo.sum / m;
-		if (!isfinite(s->mu))
+		if (!nb_bwd_ln_mean(x[0], mo.sum, p->n, s))
 			return false;
 		nb_pf2_pass(pf, x, dy, 2 * nb / 3, iter, nb, work);
 		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g,
 				p->n, s->mu, pf);
-		total = nb_mean_residual_f(mo.sum, mo.sq, m, &mu_lo);
-		mo.dot -= mu_lo * mo.dy;
-		s->mdy = mo.dy / m;
-		if (!isfinite(s->mdy))
-			return false;
 		break;
 	case NB_VARIANT_PRMSNORM: {
 		struct nb_moments rest;
@@ -346,41 +283,18 @@ NB_AVX2_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
 		rest = nb_moments(NB_M_DOT, x + p->k, dy + p->k, g + p->k, p->n - p->k, 0.0f,
 				  pf);
 		mo.dot += rest.dot;
-		m = (float)p->k;
-		total = mo.sq;
 		break;
 	}
 	case NB_VARIANT_CRMSNORM:
 		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
 		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
-		m = (float)p->d;
-		total = mo.sq + mo.sum * mo.sum;
 		break;
 	default:
 		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
 		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
-		m = (float)p->n;
-		total = mo.sq;
 		break;
 	}
-	if (!(total <= FLT_MAX) || !isfinite(mo.dot) || (total < NB_TINY && eps * m < NB_TINY))
-		return false;
-	ms = total / m;
-	sigma = sqrtf(ms);
-	if (p->conv.eps_mode == NB_EPS_INSIDE) {
-		s->r = 1.0f / sqrtf(ms + eps);
-		q = 1.0f;
-	} else {
-		s->r = 1.0f / (sigma + eps);
-		q = sigma > 0.0f ? 1.0f + eps / sigma : 0.0f;
-	}
-	/* c = S / m with S = sum dyh xhat = r sum dyh (x - mu) */
-	c = mo.dot * s->r / m;
-	s->coef = q * c;
-	s->mlr = mu_lo * s->r;
-	if (v == NB_VARIANT_CRMSNORM)
-		s->shat = mo.sum * s->r;
-	return isfinite(s->r) && isfinite(c) && isfinite(s->coef) && isfinite(s->shat);
+	return nb_bwd_row_scalars(p, v, mo, s);
 }
 
 NB_AVX2_INLINE void nb_add_into(float *dst, const float *src, size_t n)

@@ -1,44 +1,25 @@
-/* AVX-512 backward kernels of LayerNorm, RMSNorm, pRMSNorm and CRMSNorm in
- * f32 with f32 accumulation: dx, and the partial sums dgain = sum dy * xhat and
- * dbias = sum dy over the given rows (SPEC §1, the portable kernels' semantics). */
+/* AVX-512 backward kernels of LayerNorm, RMSNorm, pRMSNorm and CRMSNorm for
+ * f32, bf16 and f16 storage, all accumulating in f32: dx, and the partial sums
+ * dgain = sum dy * xhat and dbias = sum dy over the given rows (SPEC §1, the
+ * portable kernels' semantics). */
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || \
 	!defined(__AVX512DQ__) || !defined(__F16C__) || !defined(__FMA__)
 #error "kernels/avx512 must be compiled with the AVX-512 flags of the Makefile (AVX512_FLAGS)"
 #endif
 
-#include <float.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/avx512/nb_avx512.h"
+#include "kernels/nb_bwd_row.h"
 #include "kernels/nb_kernels.h"
 #include "kernels/nb_prefetch.h"
 
 /*
- * The formulas, with dyh = dy * g, xhat the normalized input, r the scale and
- * c = (1/m) sum_i dyh_i xhat_i (m: n, k for pRMSNorm, d for CRMSNorm):
- *
- *   dx_j = r * ((dyh_j - mdy) - (xhat_j + shat) * coef)
- *
- *   eps inside,  r = 1/sqrt(ms + eps):  coef = c
- *   eps outside, r = 1/(sqrt(ms) + eps): coef = q c, q = (sqrt(ms) + eps) /
- *     sqrt(ms) = 1/(r sqrt(ms)), because d r / d ms = -r^2 / (2 sqrt(ms))
- *     instead of -r^3 / 2; at ms = 0 the row is zero (LayerNorm: constant),
- *     c = 0, and the correction's limit is 0, so q = 0 there
- *
- *   LayerNorm: xhat = (x - mu) r, mdy = mean(dyh), shat = 0, with the mean
- *              scheme of kernels/nb_kernels.h: mu = mu_hi + mu_lo (shifted
- *              first pass; S1, S2 in the deviation pass), xhat =
- *              fma(x - mu_hi, r, -(mu_lo r)), sum dyh (x - mu) = sum dyh
- *              (x - mu_hi) - mu_lo sum dyh
- *   RMSNorm:   xhat = x r, mdy = 0, shat = 0
- *   pRMSNorm:  as RMSNorm, r and c from ms of x[0, k) and 1/k, the
- *              correction term only on j < k (dyh and xhat summed over all n)
- *   CRMSNorm:  xhat = x' r, s = sum x', shat = s r, m = d: d ms/d x'_j =
- *              2 (x'_j + s) / d
+ * The formulas and the row algebra: kernels/nb_bwd_row.h (shared with the
+ * AVX2 kernels).
  *
  * Per row: one pass for the sums (LayerNorm: two, the mean first), then one
  * pass writing dx and adding dy * xhat and dy to the partials, from the end
@@ -50,24 +31,38 @@
  * (kernels/nb_prefetch.h); the results are the same bits either way.
  * dx must not alias x, dy or the partials. A row whose sums or scalars are not
  * finite (NaN/Inf inside, or overflow of f32 sums), or whose statistic
- * underflowed with a tiny eps (NB_TINY), is computed by the portable kernel
- * and its partial contributions added in row order.
+ * underflowed with a tiny eps (NB_BWD_TINY), is computed by the portable
+ * kernel and its partial contributions added in row order.
+ *
+ * 16-bit storage (bf16, f16): the same code with the storage type t a
+ * compile-time constant. x and dy are widened exactly to f32 as they are
+ * loaded, the gain once per call into an f32 copy (nb_bwd16_rows); every sum,
+ * scalar and product is then the f32 kernel's operation on the same f32
+ * values, and dx is rounded once to t, to nearest even, by the converters of
+ * kernels/avx512/nb_avx512.h (bit for bit the portable converter's,
+ * subnormals kept). So a 16-bit kernel's dx is exactly the f32 kernel's dx
+ * on the widened inputs rounded by nb_f32_to_bf16 / nb_f32_to_f16, and its
+ * dgain/dbias partials (f32) are exactly the f32 kernel's
+ * (tests/test_bwd16.c checks both, bit for bit).
  */
 
 #define NB_UNROLL ((size_t)4 * NB_AVX512_LANES)
 
-/* Which sums a moments pass takes. */
-enum {
-	NB_M_SUM = 1,     /* sum x (with NB_M_CENTER: sum (x - mu)) */
-	NB_M_SQ = 2,      /* sum (x - mu)^2 */
-	NB_M_DY = 4,      /* sum dyh */
-	NB_M_DOT = 8,     /* sum dyh (x - mu) */
-	NB_M_CENTER = 16, /* subtract mu */
-};
+NB_AVX512_INLINE size_t nb_es(enum nb_dtype t)
+{
+	return t == NB_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+}
 
-struct nb_moments {
-	float sum, sq, dy, dot;
-};
+/* Element j of a row of dtype t, as a byte address. */
+NB_AVX512_INLINE const void *nb_cat(const void *base, size_t j, enum nb_dtype t)
+{
+	return (const char *)base + j * nb_es(t);
+}
+
+NB_AVX512_INLINE void *nb_at(void *base, size_t j, enum nb_dtype t)
+{
+	return (char *)base + j * nb_es(t);
+}
 
 NB_AVX512_INLINE float nb_reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 {
@@ -102,14 +97,14 @@ NB_AVX512_INLINE void nb_acc_step(struct nb_acc *a, int what, __m512 x, __m512 d
 }
 
 /* One full vector at offset o into accumulator a. */
-NB_AVX512_INLINE void nb_acc_at(struct nb_acc *a, int what, const float *x, const float *dy,
-				const float *g, size_t o, __m512 vmu)
+NB_AVX512_INLINE void nb_acc_at(struct nb_acc *a, int what, enum nb_dtype t, const void *x,
+				const void *dy, const float *g, size_t o, __m512 vmu)
 {
 	__m512 zero = _mm512_setzero_ps();
 	bool need_dy = what & (NB_M_DY | NB_M_DOT);
 
-	__m512 vx = _mm512_loadu_ps(x + o);
-	__m512 vdy = need_dy ? _mm512_loadu_ps(dy + o) : zero;
+	__m512 vx = nb_avx512_load(t, x, o);
+	__m512 vdy = need_dy ? nb_avx512_load(t, dy, o) : zero;
 
 	/* one load of each vector: GCC would otherwise fold a load into each
 	 * of its uses, which costs bandwidth on rows not 64-byte aligned */
@@ -129,10 +124,10 @@ NB_AVX512_INLINE float nb_acc_sum(const struct nb_acc *a0, const struct nb_acc *
 	}
 }
 
-/* The sums of `what` over [0, len) of x, dy, g. */
-NB_AVX512_INLINE struct nb_moments nb_moments(int what, const float *x, const float *dy,
-					      const float *g, size_t len, float mu,
-					      struct nb_pf2 *pf)
+/* The sums of `what` over [0, len) of x, dy (dtype t) and g (f32). */
+NB_AVX512_INLINE struct nb_moments nb_moments(int what, enum nb_dtype t, const void *x,
+					      const void *dy, const float *g, size_t len,
+					      float mu, struct nb_pf2 *pf)
 {
 	__m512 zero = _mm512_setzero_ps();
 	struct nb_acc a0 = { zero, zero, zero, zero };
@@ -143,19 +138,19 @@ NB_AVX512_INLINE struct nb_moments nb_moments(int what, const float *x, const fl
 
 	for (; j + NB_UNROLL <= len; j += NB_UNROLL) {
 		nb_pf2_step(pf);
-		nb_acc_at(&a0, what, x, dy, g, j, vmu);
-		nb_acc_at(&a1, what, x, dy, g, j + 16, vmu);
-		nb_acc_at(&a2, what, x, dy, g, j + 32, vmu);
-		nb_acc_at(&a3, what, x, dy, g, j + 48, vmu);
+		nb_acc_at(&a0, what, t, x, dy, g, j, vmu);
+		nb_acc_at(&a1, what, t, x, dy, g, j + 16, vmu);
+		nb_acc_at(&a2, what, t, x, dy, g, j + 32, vmu);
+		nb_acc_at(&a3, what, t, x, dy, g, j + 48, vmu);
 	}
 	for (; j + NB_AVX512_LANES <= len; j += NB_AVX512_LANES)
-		nb_acc_at(&a0, what, x, dy, g, j, vmu);
+		nb_acc_at(&a0, what, t, x, dy, g, j, vmu);
 	if (j < len) {
 		__mmask16 m = nb_avx512_tail_mask(len - j);
 		bool need_dy = what & (NB_M_DY | NB_M_DOT);
 
-		nb_acc_step(&a1, what, _mm512_maskz_loadu_ps(m, x + j),
-			    need_dy ? _mm512_maskz_loadu_ps(m, dy + j) : zero,
+		nb_acc_step(&a1, what, nb_avx512_load_mask(t, x, j, m),
+			    need_dy ? nb_avx512_load_mask(t, dy, j, m) : zero,
 			    need_dy ? _mm512_maskz_loadu_ps(m, g + j) : zero, vmu, m);
 	}
 	if (what & NB_M_SUM)
@@ -169,14 +164,10 @@ NB_AVX512_INLINE struct nb_moments nb_moments(int what, const float *x, const fl
 	return out;
 }
 
-/* The scalars of one row's write pass. */
-struct nb_bwd_row {
-	float mu, r, mdy, shat, coef;
-	float mlr;  /* LayerNorm: mu_lo r (the mean scheme) */
-};
-
+/* Where one row's write pass puts dx (dtype t) and the f32 partials. */
 struct nb_bwd_out {
-	float *dx, *dg, *db;
+	void *dx;
+	float *dg, *db;
 };
 
 /* dx and xhat of one vector of a row (the lanes outside the loads' mask
@@ -202,31 +193,45 @@ NB_AVX512_INLINE __m512 nb_bwd_core(__m512 vx, __m512 vdy, __m512 vg,
 	return _mm512_mul_ps(vr, dyh);
 }
 
-/* dx at j: a streaming store (all lanes, dx + j 64-byte aligned) or an
- * ordinary masked one. */
-NB_AVX512_INLINE void nb_bwd_store(float *dx, size_t j, __mmask16 m, __m512 v, bool stream)
+/* 16 lanes rounded to the 16-bit type t, as nb_avx512_store rounds them. */
+NB_AVX512_INLINE __m256i nb_bwd_to16(enum nb_dtype t, __m512 v)
 {
-	if (stream)
-		_mm512_stream_ps(dx + j, v);
-	else
-		_mm512_mask_storeu_ps(dx + j, m, v);
+	return t == NB_DTYPE_BF16 ? nb_avx512_ps_to_bf16(v) : nb_avx512_ps_to_f16(v);
+}
+
+/* dx at element j: a streaming store (all lanes; f32: dx + j 64-byte
+ * aligned, 16-bit: 32-byte aligned, the two halves of a line written one
+ * after the other) or an ordinary masked one. */
+NB_AVX512_INLINE void nb_bwd_store(enum nb_dtype t, void *dx, size_t j, __mmask16 m,
+				   __m512 v, bool stream)
+{
+	if (t == NB_DTYPE_F32) {
+		if (stream)
+			_mm512_stream_ps((float *)dx + j, v);
+		else
+			_mm512_mask_storeu_ps((float *)dx + j, m, v);
+	} else if (stream) {
+		_mm256_stream_si256((__m256i *)((uint16_t *)dx + j), nb_bwd_to16(t, v));
+	} else {
+		nb_avx512_store_mask(t, dx, j, v, m);
+	}
 }
 
 /* One vector of the write pass at offset j, lanes m; dx by an ordinary
  * (masked) store, or by a streaming store when stream (m full, dx + j
- * 64-byte aligned). */
-NB_AVX512_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g,
-				 struct nb_bwd_out o, size_t j, __mmask16 m,
+ * aligned as nb_bwd_store needs). */
+NB_AVX512_INLINE void nb_bwd_vec(enum nb_dtype t, const void *x, const void *dy,
+				 const float *g, struct nb_bwd_out o, size_t j, __mmask16 m,
 				 const struct nb_bwd_row *s, bool center, bool use_mdy,
 				 bool use_shat, bool correct, bool stream)
 {
-	__m512 vdy = _mm512_maskz_loadu_ps(m, dy + j);
+	__m512 vdy = nb_avx512_load_mask(t, dy, j, m);
 	__m512 xh;
-	__m512 dx = nb_bwd_core(_mm512_maskz_loadu_ps(m, x + j), vdy,
+	__m512 dx = nb_bwd_core(nb_avx512_load_mask(t, x, j, m), vdy,
 				_mm512_maskz_loadu_ps(m, g + j), s, center, use_mdy, use_shat,
 				correct, &xh);
 
-	nb_bwd_store(o.dx, j, m, dx, stream);
+	nb_bwd_store(t, o.dx, j, m, dx, stream);
 	_mm512_mask_storeu_ps(o.dg + j, m,
 			      _mm512_fmadd_ps(vdy, xh, _mm512_maskz_loadu_ps(m, o.dg + j)));
 	if (o.db)
@@ -238,24 +243,24 @@ NB_AVX512_INLINE void nb_bwd_vec(const float *x, const float *dy, const float *g
  * the partials in row order (a then b, each product fused as in nb_bwd_vec),
  * so the partials are those of doing a and then b; gain and the partials
  * are loaded and stored once for both rows. */
-NB_AVX512_INLINE void nb_bwd_vec2(const float *xa, const float *dya, const float *xb,
-				  const float *dyb, const float *g, float *dxa, float *dxb,
-				  struct nb_bwd_out o, size_t j, __mmask16 m,
+NB_AVX512_INLINE void nb_bwd_vec2(enum nb_dtype t, const void *xa, const void *dya,
+				  const void *xb, const void *dyb, const float *g, void *dxa,
+				  void *dxb, struct nb_bwd_out o, size_t j, __mmask16 m,
 				  const struct nb_bwd_row *sa, const struct nb_bwd_row *sb,
 				  bool center, bool use_mdy, bool use_shat, bool correct,
 				  bool stream, bool has_db)
 {
 	__m512 vg = _mm512_maskz_loadu_ps(m, g + j);
-	__m512 vdya = _mm512_maskz_loadu_ps(m, dya + j);
-	__m512 vdyb = _mm512_maskz_loadu_ps(m, dyb + j);
+	__m512 vdya = nb_avx512_load_mask(t, dya, j, m);
+	__m512 vdyb = nb_avx512_load_mask(t, dyb, j, m);
 	__m512 xha, xhb;
-	__m512 dx_a = nb_bwd_core(_mm512_maskz_loadu_ps(m, xa + j), vdya, vg, sa, center,
+	__m512 dx_a = nb_bwd_core(nb_avx512_load_mask(t, xa, j, m), vdya, vg, sa, center,
 				  use_mdy, use_shat, correct, &xha);
-	__m512 dx_b = nb_bwd_core(_mm512_maskz_loadu_ps(m, xb + j), vdyb, vg, sb, center,
+	__m512 dx_b = nb_bwd_core(nb_avx512_load_mask(t, xb, j, m), vdyb, vg, sb, center,
 				  use_mdy, use_shat, correct, &xhb);
 
-	nb_bwd_store(dxa, j, m, dx_a, stream);
-	nb_bwd_store(dxb, j, m, dx_b, stream);
+	nb_bwd_store(t, dxa, j, m, dx_a, stream);
+	nb_bwd_store(t, dxb, j, m, dx_b, stream);
 	_mm512_mask_storeu_ps(o.dg + j, m,
 			      _mm512_fmadd_ps(vdyb, xhb,
 					      _mm512_fmadd_ps(vdya, xha,
@@ -267,6 +272,18 @@ NB_AVX512_INLINE void nb_bwd_vec2(const float *xa, const float *dya, const float
 						    vdyb));
 }
 
+/* Elements before dx's first 64-byte line boundary (at most len): written
+ * by ordinary stores when the rest is streamed. */
+NB_AVX512_INLINE size_t nb_bwd_head(enum nb_dtype t, const void *dx, size_t len, bool stream)
+{
+	size_t head;
+
+	if (!stream)
+		return 0;
+	head = ((64 - ((uintptr_t)dx & 63)) & 63) / nb_es(t);
+	return head > len ? len : head;
+}
+
 /*
  * The body of nb_bwd_pass2, stream and has_db (o.db != NULL) constants.
  * Order: the unstreamed head, then the whole vectors from the end of the
@@ -275,202 +292,151 @@ NB_AVX512_INLINE void nb_bwd_vec2(const float *xa, const float *dya, const float
  * going up again), then the tail. Each element's sums and dx do not depend
  * on the order.
  */
-NB_AVX512_INLINE void nb_bwd_pass2_body(const float *xa, const float *dya, const float *xb,
-					const float *dyb, const float *g, float *dxa, float *dxb,
-					struct nb_bwd_out o, size_t len,
+NB_AVX512_INLINE void nb_bwd_pass2_body(enum nb_dtype t, const void *xa, const void *dya,
+					const void *xb, const void *dyb, const float *g,
+					void *dxa, void *dxb, struct nb_bwd_out o, size_t len,
 					const struct nb_bwd_row *sa, const struct nb_bwd_row *sb,
 					bool center, bool use_mdy, bool use_shat, bool correct,
 					bool stream, bool has_db, struct nb_pf2 *pf)
 {
-	size_t head = 0, hi, e;
+	size_t head = nb_bwd_head(t, dxa, len, stream), hi, e;
 
-	if (stream) {
-		head = ((64 - ((uintptr_t)dxa & 63)) & 63) / sizeof(float);
-		if (head > len)
-			head = len;
-	}
 	for (size_t j = 0; j < head; j += NB_AVX512_LANES) {
 		size_t cnt = head - j < NB_AVX512_LANES ? head - j : NB_AVX512_LANES;
 
-		nb_bwd_vec2(xa, dya, xb, dyb, g, dxa, dxb, o, j, nb_avx512_tail_mask_full(cnt),
-			    sa, sb, center, use_mdy, use_shat, correct, false, has_db);
+		nb_bwd_vec2(t, xa, dya, xb, dyb, g, dxa, dxb, o, j,
+			    nb_avx512_tail_mask_full(cnt), sa, sb, center, use_mdy, use_shat,
+			    correct, false, has_db);
 	}
 	hi = head + (len - head) / NB_AVX512_LANES * NB_AVX512_LANES;
 	for (e = hi; e >= head + 2 * NB_AVX512_LANES; e -= 2 * NB_AVX512_LANES) {
 		nb_pf2_step(pf);
-		nb_bwd_vec2(xa, dya, xb, dyb, g, dxa, dxb, o, e - NB_AVX512_LANES,
+		nb_bwd_vec2(t, xa, dya, xb, dyb, g, dxa, dxb, o, e - NB_AVX512_LANES,
 			    (__mmask16)0xffff, sa, sb, center, use_mdy, use_shat, correct, stream,
 			    has_db);
-		nb_bwd_vec2(xa, dya, xb, dyb, g, dxa, dxb, o, e - 2 * NB_AVX512_LANES,
+		nb_bwd_vec2(t, xa, dya, xb, dyb, g, dxa, dxb, o, e - 2 * NB_AVX512_LANES,
 			    (__mmask16)0xffff, sa, sb, center, use_mdy, use_shat, correct, stream,
 			    has_db);
 	}
 	if (e > head)
-		nb_bwd_vec2(xa, dya, xb, dyb, g, dxa, dxb, o, head, (__mmask16)0xffff, sa, sb,
+		nb_bwd_vec2(t, xa, dya, xb, dyb, g, dxa, dxb, o, head, (__mmask16)0xffff, sa, sb,
 			    center, use_mdy, use_shat, correct, stream, has_db);
 	if (hi < len)
-		nb_bwd_vec2(xa, dya, xb, dyb, g, dxa, dxb, o, hi,
+		nb_bwd_vec2(t, xa, dya, xb, dyb, g, dxa, dxb, o, hi,
 			    nb_avx512_tail_mask(len - hi), sa, sb, center, use_mdy, use_shat,
 			    correct, false, has_db);
 }
 
 /* The pair write pass over [0, len): as nb_bwd_pass for rows a and b,
  * whose dx rows have the same alignment (stream). */
-NB_AVX512_INLINE void nb_bwd_pass2(const float *xa, const float *dya, const float *xb,
-				   const float *dyb, const float *g, float *dxa, float *dxb,
-				   struct nb_bwd_out o, size_t len, const struct nb_bwd_row *sa,
-				   const struct nb_bwd_row *sb, bool center, bool use_mdy,
-				   bool use_shat, bool correct, bool stream, struct nb_pf2 *pf)
+NB_AVX512_INLINE void nb_bwd_pass2(enum nb_dtype t, const void *xa, const void *dya,
+				   const void *xb, const void *dyb, const float *g, void *dxa,
+				   void *dxb, struct nb_bwd_out o, size_t len,
+				   const struct nb_bwd_row *sa, const struct nb_bwd_row *sb,
+				   bool center, bool use_mdy, bool use_shat, bool correct,
+				   bool stream, struct nb_pf2 *pf)
 {
 	if (stream && o.db)
-		nb_bwd_pass2_body(xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center, use_mdy,
-				  use_shat, correct, true, true, pf);
+		nb_bwd_pass2_body(t, xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center,
+				  use_mdy, use_shat, correct, true, true, pf);
 	else if (stream)
-		nb_bwd_pass2_body(xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center, use_mdy,
-				  use_shat, correct, true, false, pf);
+		nb_bwd_pass2_body(t, xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center,
+				  use_mdy, use_shat, correct, true, false, pf);
 	else if (o.db)
-		nb_bwd_pass2_body(xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center, use_mdy,
-				  use_shat, correct, false, true, pf);
+		nb_bwd_pass2_body(t, xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center,
+				  use_mdy, use_shat, correct, false, true, pf);
 	else
-		nb_bwd_pass2_body(xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center, use_mdy,
-				  use_shat, correct, false, false, pf);
+		nb_bwd_pass2_body(t, xa, dya, xb, dyb, g, dxa, dxb, o, len, sa, sb, center,
+				  use_mdy, use_shat, correct, false, false, pf);
 }
 
 /* [j0, j1) by ordinary stores, 16 lanes at a time. */
-NB_AVX512_INLINE void nb_bwd_range(const float *x, const float *dy, const float *g,
-				   struct nb_bwd_out o, size_t j0, size_t j1,
+NB_AVX512_INLINE void nb_bwd_range(enum nb_dtype t, const void *x, const void *dy,
+				   const float *g, struct nb_bwd_out o, size_t j0, size_t j1,
 				   const struct nb_bwd_row *s, bool center, bool use_mdy,
 				   bool use_shat, bool correct)
 {
 	for (size_t j = j0; j < j1; j += NB_AVX512_LANES) {
 		size_t cnt = j1 - j < NB_AVX512_LANES ? j1 - j : NB_AVX512_LANES;
 
-		nb_bwd_vec(x, dy, g, o, j, nb_avx512_tail_mask_full(cnt), s, center, use_mdy,
-			   use_shat, correct, false);
+		nb_bwd_vec(t, x, dy, g, o, j, nb_avx512_tail_mask_full(cnt), s, center,
+			   use_mdy, use_shat, correct, false);
 	}
 }
 
 /* The write pass over [0, len) of one row: the head (unstreamed), the
  * whole vectors from the end down (see nb_bwd_pass2_body), the tail.
- * stream: dx's whole 64-byte lines by non-temporal stores (dx must be
+ * stream: dx's whole vectors by non-temporal stores (dx must be
  * element-aligned); the values are the same either way. */
-NB_AVX512_INLINE void nb_bwd_pass(const float *x, const float *dy, const float *g,
-				  struct nb_bwd_out o, size_t len, const struct nb_bwd_row *s,
-				  bool center, bool use_mdy, bool use_shat, bool correct,
-				  bool stream, struct nb_pf2 *pf)
+NB_AVX512_INLINE void nb_bwd_pass(enum nb_dtype t, const void *x, const void *dy,
+				  const float *g, struct nb_bwd_out o, size_t len,
+				  const struct nb_bwd_row *s, bool center, bool use_mdy,
+				  bool use_shat, bool correct, bool stream, struct nb_pf2 *pf)
 {
-	size_t head = 0, hi, e;
+	size_t head = nb_bwd_head(t, o.dx, len, stream), hi, e;
 
-	if (stream) {
-		head = ((64 - ((uintptr_t)o.dx & 63)) & 63) / sizeof(float);
-		if (head > len)
-			head = len;
-	}
-	nb_bwd_range(x, dy, g, o, 0, head, s, center, use_mdy, use_shat, correct);
+	nb_bwd_range(t, x, dy, g, o, 0, head, s, center, use_mdy, use_shat, correct);
 	hi = head + (len - head) / NB_AVX512_LANES * NB_AVX512_LANES;
 	for (e = hi; e >= head + 2 * NB_AVX512_LANES; e -= 2 * NB_AVX512_LANES) {
 		nb_pf2_step(pf);
-		nb_bwd_vec(x, dy, g, o, e - NB_AVX512_LANES, (__mmask16)0xffff, s, center,
+		nb_bwd_vec(t, x, dy, g, o, e - NB_AVX512_LANES, (__mmask16)0xffff, s, center,
 			   use_mdy, use_shat, correct, stream);
-		nb_bwd_vec(x, dy, g, o, e - 2 * NB_AVX512_LANES, (__mmask16)0xffff, s, center,
+		nb_bwd_vec(t, x, dy, g, o, e - 2 * NB_AVX512_LANES, (__mmask16)0xffff, s, center,
 			   use_mdy, use_shat, correct, stream);
 	}
 	if (e > head)
-		nb_bwd_vec(x, dy, g, o, head, (__mmask16)0xffff, s, center, use_mdy, use_shat,
+		nb_bwd_vec(t, x, dy, g, o, head, (__mmask16)0xffff, s, center, use_mdy, use_shat,
 			   correct, stream);
-	nb_bwd_range(x, dy, g, o, hi, len, s, center, use_mdy, use_shat, correct);
+	nb_bwd_range(t, x, dy, g, o, hi, len, s, center, use_mdy, use_shat, correct);
 }
 
-/*
- * The portable kernels' underflow guard (NB_TINY_F32 of
- * kernels/portable/nb_portable.h): a statistic below 2^-80 while eps times
- * its divisor is below 2^-80 too may have lost squares to underflow, and the
- * row goes to the portable kernel (which rescales it).
- */
-#define NB_TINY 0x1p-80f
-
-/* Elements one row's passes visit, all passes together (the prefetch shares). */
-NB_AVX512_INLINE size_t nb_bwd_work(const struct nb_problem *p, enum nb_variant v)
-{
-	return (v == NB_VARIANT_LAYERNORM ? 3 : 2) * p->n;
-}
-
-/* The row's scalars; false when a sum or scalar is not finite or the
- * statistic underflowed (NB_TINY): the portable kernel takes the row. */
+/* The row's sums, then its scalars (nb_bwd_row_scalars); false when the
+ * portable kernel must take the row. */
 NB_AVX512_INLINE bool nb_bwd_stats(const struct nb_problem *p, enum nb_variant v,
-				   const float *x, const float *dy, struct nb_bwd_row *s,
-				   struct nb_pf2 *pf)
+				   enum nb_dtype t, const void *x, const void *dy, const float *g,
+				   struct nb_bwd_row *s, struct nb_pf2 *pf)
 {
-	const float *g = p->gain;
-	size_t nb = p->n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
-	size_t iter = NB_UNROLL * sizeof(float);
-	float eps = (float)p->conv.eps;
-	float total, m, ms, c, q, sigma, mu_lo = 0.0f;
+	size_t es = nb_es(t);
+	size_t nb = p->n * es, work = nb_bwd_work(p, v) * es;
+	size_t iter = NB_UNROLL * es;
 	struct nb_moments mo;
 
-	s->mu = s->mdy = s->shat = 0.0f;
 	switch (v) {
-	case NB_VARIANT_LAYERNORM:
+	case NB_VARIANT_LAYERNORM: {
 		/* the mean scheme (kernels/nb_kernels.h): shifted sum, then S1,
-		 * S2 and sum dyh (x - mu) = sum dyh (x - mu_hi) - mu_lo sum dyh */
-		m = (float)p->n;
+		 * S2, sum dyh and sum dyh (x - mu_hi); c = x_0 widened */
+		float c = _mm_cvtss_f32(
+			_mm512_castps512_ps128(nb_avx512_load_mask(t, x, 0, (__mmask16)1)));
+
 		nb_pf2_pass(pf, x, dy, nb / 3, iter, nb, work);
-		mo = nb_moments(NB_M_SUM | NB_M_CENTER, x, dy, g, p->n, x[0], pf);
-		s->mu = x[0] + mo.sum / m;
-		if (!isfinite(s->mu))
+		mo = nb_moments(NB_M_SUM | NB_M_CENTER, t, x, dy, g, p->n, c, pf);
+		if (!nb_bwd_ln_mean(c, mo.sum, p->n, s))
 			return false;
 		nb_pf2_pass(pf, x, dy, 2 * nb / 3, iter, nb, work);
-		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, x, dy, g,
-				p->n, s->mu, pf);
-		total = nb_mean_residual_f(mo.sum, mo.sq, m, &mu_lo);
-		mo.dot -= mu_lo * mo.dy;
-		s->mdy = mo.dy / m;
-		if (!isfinite(s->mdy))
-			return false;
+		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DY | NB_M_DOT | NB_M_CENTER, t, x, dy,
+				g, p->n, s->mu, pf);
 		break;
+	}
 	case NB_VARIANT_PRMSNORM: {
 		struct nb_moments rest;
 
 		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
-		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->k, 0.0f, pf);
-		rest = nb_moments(NB_M_DOT, x + p->k, dy + p->k, g + p->k, p->n - p->k, 0.0f,
-				  pf);
+		mo = nb_moments(NB_M_SQ | NB_M_DOT, t, x, dy, g, p->k, 0.0f, pf);
+		rest = nb_moments(NB_M_DOT, t, nb_cat(x, p->k, t), nb_cat(dy, p->k, t), g + p->k,
+				  p->n - p->k, 0.0f, pf);
 		mo.dot += rest.dot;
-		m = (float)p->k;
-		total = mo.sq;
 		break;
 	}
 	case NB_VARIANT_CRMSNORM:
 		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
-		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
-		m = (float)p->d;
-		total = mo.sq + mo.sum * mo.sum;
+		mo = nb_moments(NB_M_SUM | NB_M_SQ | NB_M_DOT, t, x, dy, g, p->n, 0.0f, pf);
 		break;
 	default:
 		nb_pf2_pass(pf, x, dy, nb / 2, iter, nb, work);
-		mo = nb_moments(NB_M_SQ | NB_M_DOT, x, dy, g, p->n, 0.0f, pf);
-		m = (float)p->n;
-		total = mo.sq;
+		mo = nb_moments(NB_M_SQ | NB_M_DOT, t, x, dy, g, p->n, 0.0f, pf);
 		break;
 	}
-	if (!(total <= FLT_MAX) || !isfinite(mo.dot) || (total < NB_TINY && eps * m < NB_TINY))
-		return false;
-	ms = total / m;
-	sigma = sqrtf(ms);
-	if (p->conv.eps_mode == NB_EPS_INSIDE) {
-		s->r = 1.0f / sqrtf(ms + eps);
-		q = 1.0f;
-	} else {
-		s->r = 1.0f / (sigma + eps);
-		q = sigma > 0.0f ? 1.0f + eps / sigma : 0.0f;
-	}
-	/* c = S / m with S = sum dyh xhat = r sum dyh (x - mu) */
-	c = mo.dot * s->r / m;
-	s->coef = q * c;
-	s->mlr = mu_lo * s->r;
-	if (v == NB_VARIANT_CRMSNORM)
-		s->shat = mo.sum * s->r;
-	return isfinite(s->r) && isfinite(c) && isfinite(s->coef) && isfinite(s->shat);
+	return nb_bwd_row_scalars(p, v, mo, s);
 }
 
 NB_AVX512_INLINE void nb_add_into(float *dst, const float *src, size_t n)
@@ -490,44 +456,48 @@ NB_AVX512_INLINE void nb_add_into(float *dst, const float *src, size_t n)
 
 /* The write pass of one row (both sub-ranges for pRMSNorm). */
 NB_AVX512_INLINE void nb_bwd_write1(const struct nb_problem *p, enum nb_variant v,
-				    const float *x, const float *dy, struct nb_bwd_out o,
+				    enum nb_dtype t, const void *x, const void *dy,
+				    const float *g, struct nb_bwd_out o,
 				    const struct nb_bwd_row *s, bool stream, struct nb_pf2 *pf)
 {
 	bool center = v == NB_VARIANT_LAYERNORM;
+	size_t k = p->k;
 
 	if (v == NB_VARIANT_PRMSNORM) {
-		struct nb_bwd_out rest = { o.dx + p->k, o.dg + p->k, o.db ? o.db + p->k : NULL };
+		struct nb_bwd_out rest = { nb_at(o.dx, k, t), o.dg + k, o.db ? o.db + k : NULL };
 
-		nb_bwd_pass(x, dy, p->gain, o, p->k, s, false, false, false, true, stream, pf);
-		nb_bwd_pass(x + p->k, dy + p->k, (const float *)p->gain + p->k, rest, p->n - p->k,
-			    s, false, false, false, false, stream, pf);
+		nb_bwd_pass(t, x, dy, g, o, k, s, false, false, false, true, stream, pf);
+		nb_bwd_pass(t, nb_cat(x, k, t), nb_cat(dy, k, t), g + k, rest, p->n - k, s, false,
+			    false, false, false, stream, pf);
 	} else {
-		nb_bwd_pass(x, dy, p->gain, o, p->n, s, center, center,
-			    v == NB_VARIANT_CRMSNORM, true, stream, pf);
+		nb_bwd_pass(t, x, dy, g, o, p->n, s, center, center, v == NB_VARIANT_CRMSNORM,
+			    true, stream, pf);
 	}
 }
 
 /* The write pass of rows a and b = a + 1 together. */
 NB_AVX512_INLINE void nb_bwd_write2(const struct nb_problem *p, enum nb_variant v,
-				    const float *xa, const float *dya, float *dxa,
-				    const struct nb_bwd_row *sa, const struct nb_bwd_row *sb,
-				    struct nb_bwd_out o, bool stream, struct nb_pf2 *pf)
+				    enum nb_dtype t, const void *xa, const void *dya,
+				    const float *g, void *dxa, const struct nb_bwd_row *sa,
+				    const struct nb_bwd_row *sb, struct nb_bwd_out o, bool stream,
+				    struct nb_pf2 *pf)
 {
 	size_t n = p->n, k = p->k;
 	bool center = v == NB_VARIANT_LAYERNORM;
-	const float *g = p->gain;
+	const void *xb = nb_cat(xa, n, t), *dyb = nb_cat(dya, n, t);
+	void *dxb = nb_at(dxa, n, t);
 
 	if (v == NB_VARIANT_PRMSNORM) {
 		struct nb_bwd_out rest = { NULL, o.dg + k, o.db ? o.db + k : NULL };
 
-		nb_bwd_pass2(xa, dya, xa + n, dya + n, g, dxa, dxa + n, o, k, sa, sb, false,
-			     false, false, true, stream, pf);
-		nb_bwd_pass2(xa + k, dya + k, xa + n + k, dya + n + k, g + k, dxa + k,
-			     dxa + n + k, rest, n - k, sa, sb, false, false, false, false, stream,
-			     pf);
+		nb_bwd_pass2(t, xa, dya, xb, dyb, g, dxa, dxb, o, k, sa, sb, false, false, false,
+			     true, stream, pf);
+		nb_bwd_pass2(t, nb_cat(xa, k, t), nb_cat(dya, k, t), nb_cat(xb, k, t),
+			     nb_cat(dyb, k, t), g + k, nb_at(dxa, k, t), nb_at(dxb, k, t), rest,
+			     n - k, sa, sb, false, false, false, false, stream, pf);
 	} else {
-		nb_bwd_pass2(xa, dya, xa + n, dya + n, g, dxa, dxa + n, o, n, sa, sb, center,
-			     center, v == NB_VARIANT_CRMSNORM, true, stream, pf);
+		nb_bwd_pass2(t, xa, dya, xb, dyb, g, dxa, dxb, o, n, sa, sb, center, center,
+			     v == NB_VARIANT_CRMSNORM, true, stream, pf);
 	}
 }
 
@@ -538,20 +508,22 @@ NB_AVX512_INLINE void nb_bwd_write2(const struct nb_problem *p, enum nb_variant 
  * other). The partials' read-modify-write is a large part of a backward
  * row's L1 traffic: pairing took RMSNorm backward of 16 x 4096 (in L2) from
  * 14.6 to 11.9 us (README, performance section). A pair streams only when
- * its two dx rows have the same alignment (n * 4 a multiple of 64);
- * otherwise the rows go one by one.
+ * its two dx rows have the same alignment (a row a multiple of 64 bytes);
+ * otherwise the rows go one by one. g: the gain in f32 (for 16-bit storage
+ * the widened copy of nb_bwd16_rows).
  */
 NB_AVX512_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 				  size_t row_end, void *dgain_part, void *dbias_part,
-				  enum nb_variant v, nb_rows_fn portable)
+				  enum nb_variant v, enum nb_dtype t, const float *g,
+				  nb_rows_fn portable)
 {
-	size_t n = p->n;
+	size_t n = p->n, es = nb_es(t);
 	struct nb_bwd_out o = { NULL, dgain_part, dbias_part };
 	float *tmp = NULL;
-	size_t nb = n * sizeof(float), work = nb_bwd_work(p, v) * sizeof(float);
-	bool stream = nb_stream_wanted(3 * p->rows * nb) && (uintptr_t)p->dx % sizeof(float) == 0;
+	size_t nb = n * es, work = nb_bwd_work(p, v) * es;
+	bool stream = nb_stream_wanted(3 * p->rows * nb) && (uintptr_t)p->dx % es == 0;
 	bool pairs = !stream || nb % 64 == 0;
-	size_t iter = 2 * NB_AVX512_LANES * sizeof(float);
+	size_t iter = 2 * NB_AVX512_LANES * es;
 	struct nb_pf2 pf = { nb_pf_init(p->x, nb, row_begin, row_end, stream),
 			     nb_pf_init(p->dy, nb, row_begin, row_end, stream) };
 
@@ -560,27 +532,28 @@ NB_AVX512_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 	if (o.db)
 		memset(o.db, 0, n * sizeof(float));
 	for (size_t i = row_begin; i < row_end;) {
-		const float *x = (const float *)p->x + i * n;
-		const float *dy = (const float *)p->dy + i * n;
+		const void *x = nb_cat(p->x, i * n, t);
+		const void *dy = nb_cat(p->dy, i * n, t);
 		struct nb_bwd_row s[2];
 		size_t done = 1;
-		bool ok = nb_bwd_stats(p, v, x, dy, &s[0], &pf);
+		bool ok = nb_bwd_stats(p, v, t, x, dy, g, &s[0], &pf);
 		bool ok2 = false;
 
 		if (ok && pairs && i + 1 < row_end) {
-			ok2 = nb_bwd_stats(p, v, x + n, dy + n, &s[1], &pf);
+			ok2 = nb_bwd_stats(p, v, t, nb_cat(x, n, t), nb_cat(dy, n, t), g, &s[1],
+					   &pf);
 			done = 2;
 		}
-		o.dx = (float *)p->dx + i * n;
+		o.dx = nb_at(p->dx, i * n, t);
 		if (ok && ok2) {
-			nb_pf2_pass(&pf, x + n, dy + n, nb, iter, nb, work);
-			nb_bwd_write2(p, v, x, dy, o.dx, &s[0], &s[1], o, stream, &pf);
+			nb_pf2_pass(&pf, nb_cat(x, n, t), nb_cat(dy, n, t), nb, iter, nb, work);
+			nb_bwd_write2(p, v, t, x, dy, g, o.dx, &s[0], &s[1], o, stream, &pf);
 			i += 2;
 			continue;
 		}
 		if (ok) {
 			nb_pf2_pass(&pf, x, dy, nb, iter, nb, work);
-			nb_bwd_write1(p, v, x, dy, o, &s[0], stream, &pf);
+			nb_bwd_write1(p, v, t, x, dy, g, o, &s[0], stream, &pf);
 		}
 		/* the rows that go to the portable kernel, their contributions
 		 * added in row order after the rows before them */
@@ -611,21 +584,87 @@ NB_AVX512_INLINE void nb_bwd_rows(const struct nb_problem *p, size_t row_begin,
 	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
 		void *dgain_part, void *dbias_part) \
 	{ \
-		nb_bwd_rows(p, row_begin, row_end, dgain_part, dbias_part, variant, portable); \
+		nb_bwd_rows(p, row_begin, row_end, dgain_part, dbias_part, variant, \
+			    NB_DTYPE_F32, p->gain, portable); \
+	}
+
+/*
+ * 16-bit storage: the gain widened to f32 once per call (a call is at most
+ * one 64-row chunk), into the caller's stack buffer of NB_GAIN_STACK floats
+ * when it fits, else into an aligned heap copy; 64-byte aligned, so the
+ * write pass's gain loads never cross a line. Without memory for the copy
+ * the range goes to the portable kernel (a different summation order: the
+ * results then differ from this kernel's by rounding, within the same
+ * bounds).
+ */
+#define NB_GAIN_STACK ((size_t)4096)
+
+NB_AVX512_INLINE void nb_bwd16_rows(const struct nb_problem *p, size_t row_begin,
+				    size_t row_end, void *dgain_part, void *dbias_part,
+				    enum nb_variant v, enum nb_dtype t, nb_rows_fn portable,
+				    float *stack)
+{
+	size_t n = p->n;
+	float *heap = NULL, *g = stack;
+
+	if (n > NB_GAIN_STACK) {
+		heap = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+		if (!heap) {
+			portable(p, row_begin, row_end, dgain_part, dbias_part);
+			return;
+		}
+		g = heap;
+	}
+	for (size_t j = 0; j < n; j += NB_AVX512_LANES) {
+		size_t cnt = n - j < NB_AVX512_LANES ? n - j : NB_AVX512_LANES;
+		__mmask16 m = nb_avx512_tail_mask_full(cnt);
+
+		_mm512_mask_storeu_ps(g + j, m, nb_avx512_load_mask(t, p->gain, j, m));
+	}
+	nb_bwd_rows(p, row_begin, row_end, dgain_part, dbias_part, v, t, g, portable);
+	free(heap);
+}
+
+#define NB_BWD16_KERNEL(fn, variant, t, portable) \
+	void fn(const struct nb_problem *p, size_t row_begin, size_t row_end, \
+		void *dgain_part, void *dbias_part) \
+	{ \
+		float stack[NB_GAIN_STACK] __attribute__((aligned(64))); \
+		nb_bwd16_rows(p, row_begin, row_end, dgain_part, dbias_part, variant, t, \
+			      portable, stack); \
 	}
 
 /* LayerNorm backward: dx = r ((dyh - mean(dyh)) - xhat * coef); 3 passes over x
- * (mean; squared deviations with sum dyh and sum dyh (x - mu); write). */
+ * (mean; squared deviations with sum dyh and sum dyh (x - mu); write).
+ * f32, bf16 and f16 storage, f32 accumulation, f32 partials; 16-bit dx is
+ * the f32 value rounded once to nearest even (see the head comment). */
 NB_BWD_KERNEL(nb_layernorm_bwd_f32_avx512, NB_VARIANT_LAYERNORM,
 	      nb_layernorm_bwd_f32_portable)
+NB_BWD16_KERNEL(nb_layernorm_bwd_bf16_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_BF16,
+		nb_layernorm_bwd_bf16_portable)
+NB_BWD16_KERNEL(nb_layernorm_bwd_f16_avx512, NB_VARIANT_LAYERNORM, NB_DTYPE_F16,
+		nb_layernorm_bwd_f16_portable)
 /* RMSNorm backward: dx = r (dyh - xhat * coef); 2 passes (sum x^2 with
- * sum dyh x; write). */
+ * sum dyh x; write). f32, bf16, f16 as LayerNorm's. */
 NB_BWD_KERNEL(nb_rmsnorm_bwd_f32_avx512, NB_VARIANT_RMSNORM, nb_rmsnorm_bwd_f32_portable)
+NB_BWD16_KERNEL(nb_rmsnorm_bwd_bf16_avx512, NB_VARIANT_RMSNORM, NB_DTYPE_BF16,
+		nb_rmsnorm_bwd_bf16_portable)
+NB_BWD16_KERNEL(nb_rmsnorm_bwd_f16_avx512, NB_VARIANT_RMSNORM, NB_DTYPE_F16,
+		nb_rmsnorm_bwd_f16_portable)
 /* pRMSNorm backward: as RMSNorm, the correction on the first k elements, its
- * sum over all n divided by k; 2 passes. */
+ * sum over all n divided by k; 2 passes. f32, bf16, f16 as LayerNorm's. */
 NB_BWD_KERNEL(nb_prmsnorm_bwd_f32_avx512, NB_VARIANT_PRMSNORM,
 	      nb_prmsnorm_bwd_f32_portable)
+NB_BWD16_KERNEL(nb_prmsnorm_bwd_bf16_avx512, NB_VARIANT_PRMSNORM, NB_DTYPE_BF16,
+		nb_prmsnorm_bwd_bf16_portable)
+NB_BWD16_KERNEL(nb_prmsnorm_bwd_f16_avx512, NB_VARIANT_PRMSNORM, NB_DTYPE_F16,
+		nb_prmsnorm_bwd_f16_portable)
 /* CRMSNorm backward: dx' = r (dyh' - (xhat' + s r) * coef) with m = d; 2 passes
- * (sum x', sum x'^2, sum dyh' x' together; write). */
+ * (sum x', sum x'^2, sum dyh' x' together; write). f32, bf16, f16 as
+ * LayerNorm's. */
 NB_BWD_KERNEL(nb_crmsnorm_bwd_f32_avx512, NB_VARIANT_CRMSNORM,
 	      nb_crmsnorm_bwd_f32_portable)
+NB_BWD16_KERNEL(nb_crmsnorm_bwd_bf16_avx512, NB_VARIANT_CRMSNORM, NB_DTYPE_BF16,
+		nb_crmsnorm_bwd_bf16_portable)
+NB_BWD16_KERNEL(nb_crmsnorm_bwd_f16_avx512, NB_VARIANT_CRMSNORM, NB_DTYPE_F16,
+		nb_crmsnorm_bwd_f16_portable)
