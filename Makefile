@@ -1,6 +1,6 @@
 # normbench: one non-recursive Makefile, out-of-tree build folder.
 #   make            build build/normbench
-#   make check      unit tests (Check) and the layering check
+#   make check      unit tests (Check), the layering and documentation-link checks
 #   make asan       the tests again under ASan + UBSan (build/asan)
 #   make results    the main job: default sweep, verification, report
 #   make demo       every forward kernel once, checked against ref/
@@ -103,7 +103,7 @@ endif
 STAMP_FLAGS := $(strip $(filter-out -W% -I% -MMD -MP,$(CFLAGS) $(DEP_CFLAGS))); $(STAMP_ISA)
 STAMP := $(BUILD)/nb_build_stamp.h
 
-.PHONY: all check check-arm64 check-arm64-ci asan clean demo layering results
+.PHONY: all check check-arm64 check-arm64-ci asan clean demo doclinks layering results
 all: $(BIN)
 
 $(BUILD)/kernels/avx2/%.o: kernels/avx2/%.c $(BUILD)/config.mk
@@ -169,7 +169,11 @@ $(BUILD)/normbench-qemu: $(BIN)
 	printf '#!/bin/sh\nexec qemu-aarch64 %s "$$@"\n' '$(abspath $(BIN))' > $@.tmp
 	chmod +x $@.tmp && mv $@.tmp $@
 
-check: layering $(TESTS) $(BIN) $(NB_BIN)
+# every relative link of README.md and docs/*.md resolves (sh + awk, < 1 s)
+doclinks:
+	@scripts/check-doc-links.sh
+
+check: layering doclinks $(TESTS) $(BIN) $(NB_BIN)
 	CK_DEFAULT_TIMEOUT=600 NB_BIN=$(NB_BIN) $(RUN) $(TESTS)
 
 # arm64 under emulation (cross build; docs/arm64.md): NEON, and SVE at 128,

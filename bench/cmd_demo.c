@@ -26,7 +26,7 @@ static void nb_demo_usage(FILE *out)
 		"%d x %d rows (seed %d: %d Gaussian rows, %d outlier-heavy rows: a few\n"
 		"channels scaled 100-1000x, one row shifted to a large mean), FlashNorm\n"
 		"with m = %d outputs, and judges each element against the long-double\n"
-		"reference with a derived error bound (README: \"what verified means\").\n"
+		"reference with a derived error bound (docs/accuracy.md).\n"
 		"Prints kernel, max ULPs (in the output dtype), max error/bound and the\n"
 		"verdict. Exit status: 0 all pass, 2 some kernel fails its bound, 1 usage\n"
 		"error or a kernel that could not run (and none failed).\n",

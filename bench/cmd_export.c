@@ -20,7 +20,7 @@ static void nb_export_usage(FILE *out)
 		"Writes the tables of a results file as CSV into DIR (default: FILE without\n"
 		"'.h5', plus '-csv'): meta.csv (root attributes, attribute,value),\n"
 		"cells.csv, samples.csv, counters.csv, stream.csv and caches.csv (the\n"
-		"/bench tables, one header line of field names; units as in the README).\n"
+		"/bench tables, one header line of field names; units: docs/results-files.md).\n"
 		"Existing CSV files are replaced only with --force.\n");
 }
 
