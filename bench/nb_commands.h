@@ -1,7 +1,7 @@
 /* Subcommand entry points: each takes argc/argv from its own name on and
  * returns the process exit status (0 ok, 1 usage or I/O error, 2 a
- * verification failure, 3 a performance regression, 4 a failed block-suite
- * self-check). */
+ * verification failure, 3 a performance regression, 4 compare could not
+ * decide a cell, 5 a failed block-suite self-check, 130 interrupted). */
 #ifndef NB_COMMANDS_H
 #define NB_COMMANDS_H
 

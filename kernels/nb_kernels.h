@@ -118,7 +118,7 @@ size_t nb_kernel_workspace_bytes(const struct nb_kernel *k, const struct nb_prob
  * above about 5 us. Measured break-even (1 against 2 threads, AVX-512, f32
  * and bf16, d = 1024 and 4096): RMSNorm between 65536 and 98304 elements
  * (2 passes), LayerNorm about 65536 (3 passes): about 196608 element-passes
- * for both (README, performance section).
+ * for both (docs/performance.md, historical section).
  */
 #define NB_PARALLEL_MIN_WORK ((size_t)3 << 16)
 /* The break-even in elements of a 3-pass kernel (LayerNorm); a 2-pass
@@ -134,7 +134,7 @@ size_t nb_kernel_workspace_bytes(const struct nb_kernel *k, const struct nb_prob
  * read for ownership of every output line. Below it, ordinary stores keep y
  * in cache for whoever reads it next. The results are the same bits either
  * way (only the store instruction differs). The default is the measured
- * crossover on the development machine (README, performance section).
+ * crossover on the development machine (docs/performance.md, historical section).
  */
 #define NB_STREAM_MIN_BYTES_DEFAULT ((size_t)32 << 20)
 size_t nb_stream_min_bytes(void);

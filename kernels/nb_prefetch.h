@@ -10,7 +10,7 @@
  * How far ahead of the row being processed the cursor runs, in bytes:
  * far enough to cover the DRAM latency at full bandwidth (a few KiB), near
  * enough that the lines are still in L1/L2 when the row gets there
- * (measured on the development machine: README, performance section;
+ * (measured on the development machine: docs/performance.md, historical section;
  * -DNB_PF_AHEAD=BYTES overrides it for such an experiment).
  */
 #ifndef NB_PF_AHEAD

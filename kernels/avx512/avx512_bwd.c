@@ -507,7 +507,7 @@ NB_AVX512_INLINE void nb_bwd_write2(const struct nb_problem *p, enum nb_variant 
  * for both rows (in row order, so the sums are those of one row after the
  * other). The partials' read-modify-write is a large part of a backward
  * row's L1 traffic: pairing took RMSNorm backward of 16 x 4096 (in L2) from
- * 14.6 to 11.9 us (README, performance section). A pair streams only when
+ * 14.6 to 11.9 us (docs/performance.md, historical section). A pair streams only when
  * its two dx rows have the same alignment (a row a multiple of 64 bytes);
  * otherwise the rows go one by one. g: the gain in f32 (for 16-bit storage
  * the widened copy of nb_bwd16_rows).

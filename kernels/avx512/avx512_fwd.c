@@ -58,8 +58,9 @@
 
 /*
  * Tuning notes (4096 x 4096 unless named, one thread, fraction of the
- * streaming-store copy measured in the same interleaved run; README,
- * performance section, has the full tables and the method):
+ * streaming-store copy measured in the same interleaved run;
+ * docs/performance.md, historical section, has the full tables and the
+ * method):
  *   streaming stores for y beyond 32 MiB       RMSNorm 66% -> 83%, pRMSNorm 75% -> 95%
  *   prefetch cursor 16 KiB ahead, spread       +5..10 points (8 KiB, 24 KiB, 32 KiB
  *     over the passes                            and T1 hints: worse or equal)
@@ -496,8 +497,8 @@ NB_AVX512_INLINE void nb_line_part(enum nb_dtype t, enum nb_dtype gt,
  * parts by ordinary stores instead, the line would be read from memory for
  * ownership once per row. (Measured: no gain or loss within the noise at
  * 4096 x 4095 f32, where such rows stay at about 45-55% of the copy
- * bandwidth against 80% for rows of whole lines; README, performance
- * section.) line: the line's address, NULL when nothing waits.
+ * bandwidth against 80% for rows of whole lines; docs/performance.md,
+ * historical section.) line: the line's address, NULL when nothing waits.
  */
 struct nb_edge {
 	__m512 v0, v1;
