@@ -271,10 +271,9 @@ static enum nb_status nb_run_configure_suites(const struct nb_run_args *a,
 	bool block_opts = a->block_d || a->block_seq || a->block_ffn || a->block_context;
 	/* without --suite: the kernel cells, plus the block suite unless the
 	 * command line picked kernel cells only (kernel axes, no block option)
-	 * or the ci preset runs (its 16 worker processes would each set up
-	 * the block models: docs/gate.md) */
-	bool ci = a->preset && strcmp(a->preset, "ci") == 0;
-	bool kernel = true, block = (!kernel_axes && !ci) || block_opts, normproj = block;
+	 * or the preset asks for kernel cells only (ci) */
+	bool kernel_only = kernel_axes || cfg->sweep.kernel_cells_only;
+	bool kernel = true, block = !kernel_only || block_opts, normproj = block;
 	enum nb_status st;
 
 	if (a->suite) {

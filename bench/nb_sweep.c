@@ -365,6 +365,9 @@ enum nb_status nb_sweep_preset(const char *name, int cores, struct nb_sweep *s)
 		/* 16 processes of 3 samples: the count the gate needs on a
 		 * noisy VM (bench/nb_workers.h, docs/gate.md) */
 		s->samples = 48;
+		/* its 16 worker processes would each set up the block
+		 * models: kernel cells unless --suite asks (docs/gate.md) */
+		s->kernel_cells_only = true;
 		s->warmup_ms = 20;
 		s->min_sample_ms = 2;
 		s->max_sample_ms = 50;

@@ -54,6 +54,7 @@ struct nb_sweep {
 	const struct nb_kernel *impls[NB_SWEEP_MAX_IMPLS]; /* NB_IMPL_NAMED */
 	size_t nimpls;
 	bool all_isa;                    /* best kernel of every usable ISA */
+	bool kernel_cells_only;          /* no block suite unless --suite asks */
 	bool external;                   /* --impl best also times the external
 					  * (vendor library) entries beside */
 	int samples;                     /* >= NB_SWEEP_MIN_SAMPLES */
